@@ -1,0 +1,38 @@
+# Every dependency is a Debian package (scripts/install-deps.sh installs them).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(fmt REQUIRED)
+find_package(GTest REQUIRED)
+
+# tl::expected (libexpected-dev) is header-only.
+find_path(TL_EXPECTED_INCLUDE_DIR tl/expected.hpp REQUIRED)
+
+# V8 from Debian's libnode: /usr when `apt-get install libnode-dev` worked, otherwise the
+# project-local prefix that install-deps.sh extracts the .debs into. Binaries carry an
+# RPATH to the library directory either way.
+set(RUNWASI_NODE_PREFIX "" CACHE PATH "prefix holding include/node and lib/<triplet>/libnode.so")
+if(NOT RUNWASI_NODE_PREFIX)
+  if(EXISTS /usr/include/node/v8.h)
+    set(RUNWASI_NODE_PREFIX /usr)
+  else()
+    set(RUNWASI_NODE_PREFIX ${CMAKE_CURRENT_SOURCE_DIR}/.deps/libnode/usr)
+  endif()
+endif()
+find_path(NODE_INCLUDE_DIR v8.h PATHS ${RUNWASI_NODE_PREFIX}/include/node NO_DEFAULT_PATH REQUIRED)
+find_library(NODE_LIBRARY NAMES node libnode.so.108
+  PATHS ${RUNWASI_NODE_PREFIX}/lib/x86_64-linux-gnu ${RUNWASI_NODE_PREFIX}/lib NO_DEFAULT_PATH REQUIRED)
+get_filename_component(NODE_LIBRARY_DIR ${NODE_LIBRARY} DIRECTORY)
+add_library(runwasi_v8_deps INTERFACE)
+target_include_directories(runwasi_v8_deps SYSTEM INTERFACE ${NODE_INCLUDE_DIR})
+target_link_libraries(runwasi_v8_deps INTERFACE ${NODE_LIBRARY} Threads::Threads)
+target_link_options(runwasi_v8_deps INTERFACE "LINKER:-rpath,${NODE_LIBRARY_DIR}")
+
+# wasm2c from Debian's wabt: the translator, the runtime header and library.
+find_program(WASM2C_EXECUTABLE wasm2c REQUIRED)
+find_program(WAT2WASM_EXECUTABLE wat2wasm REQUIRED)
+find_path(WASM_RT_INCLUDE_DIR wasm-rt.h REQUIRED)
+find_library(WASM_RT_IMPL_LIBRARY libwasm-rt-impl.a REQUIRED)
+
+# Test modules are C built for wasm32-wasi with Debian's clang + wasi-libc.
+find_program(WASM_CLANG_EXECUTABLE NAMES clang clang-14 REQUIRED)

@@ -1,0 +1,23 @@
+// Whole-file helpers and content digests.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace runwasi {
+
+using Bytes = std::vector<uint8_t>;
+
+Expected<Bytes> readFile(const std::filesystem::path& path);
+// Writes atomically: a temporary file in the same directory, then rename(2).
+Expected<void> writeFileAtomic(const std::filesystem::path& path, std::span<const uint8_t> data);
+
+// Lower-case hex sha256 of the data (OpenSSL).
+std::string sha256Hex(std::span<const uint8_t> data);
+
+}  // namespace runwasi

@@ -1,0 +1,71 @@
+// The Engine interface: what every WebAssembly engine offers the runtime and the shims.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "common/file.h"
+#include "wasi/host.h"
+
+namespace runwasi::engine {
+
+// A module to run: its bytes (binary wasm) and where they came from.
+struct ModuleSource {
+  std::string name;    // for messages: a file path or a layer digest
+  Bytes bytes;         // the module's binary form
+  std::string digest;  // lower-case hex sha256 of bytes
+};
+
+ModuleSource makeModuleSource(std::string name, Bytes bytes);
+
+struct RunOptions {
+  std::string function = "_start";  // the export to call: () -> ()
+  bool stubUnknownImports = false;  // link non-WASI imports as functions that trap
+};
+
+struct RunResult {
+  enum class Kind { kReturned, kExited, kTrapped };
+  Kind kind = Kind::kReturned;
+  uint32_t exitCode = 0;    // 0 when returned, the proc_exit code, kTrapExitCode on a trap
+  std::string trapMessage;  // set when trapped, e.g. "unreachable executed"
+};
+
+inline constexpr uint32_t kTrapExitCode = 134;  // as wasmtime, and as runc's SIGABRT
+
+// Turns a module into a form the engine loads faster (code cache, shared object).
+class Precompiler {
+ public:
+  virtual ~Precompiler() = default;
+  // Everything besides the module's bytes that the artifact depends on (engine version,
+  // flags, compiler): an artifact made under another key must not be loaded.
+  virtual std::string cacheKey() const = 0;
+  virtual Expected<Bytes> precompile(const ModuleSource& module) const = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  virtual std::string_view name() const = 0;
+  virtual std::string version() const = 0;
+  // Default: the bytes start with the wasm magic "\0asm".
+  virtual bool canHandle(std::span<const uint8_t> bytes) const;
+  // OCI layer media types this engine runs.
+  virtual std::vector<std::string> supportedLayerTypes() const;
+  // nullptr when the engine has no precompiled form.
+  virtual const Precompiler* precompiler() const { return nullptr; }
+
+  // Loads the module (from `artifact` when it is a valid fd holding precompiled output
+  // made under precompiler()->cacheKey(); otherwise from module.bytes), links the WASI
+  // imports to `host`, and calls options.function. Returns an Error for load, validation
+  // and link failures; guest exits and traps are RunResults. Runs on the calling thread.
+  virtual Expected<RunResult> run(const ModuleSource& module, int artifactFd,
+                                  const RunOptions& options, wasi::Host& host) = 0;
+};
+
+}  // namespace runwasi::engine
