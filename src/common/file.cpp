@@ -6,6 +6,8 @@
 
 #include <openssl/evp.h>
 
+#include <fmt/core.h>
+
 #include "common/unique_fd.h"
 
 namespace runwasi {
@@ -13,19 +15,24 @@ namespace runwasi {
 Expected<Bytes> readFile(const std::filesystem::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return makeSysError("cannot open " + path.string());
+  return readFd(fd.get(), path.string());
+}
+
+Expected<Bytes> readFd(int fd, std::string_view what) {
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return makeSysError("cannot stat " + path.string());
-  if (S_ISDIR(st.st_mode)) return makeSysError("cannot read " + path.string(), EISDIR);
-  Bytes data;
-  data.reserve(static_cast<size_t>(st.st_size));
-  uint8_t buf[65536];
+  if (::fstat(fd, &st) != 0) return makeSysError(fmt::format("cannot stat {}", what));
+  if (S_ISDIR(st.st_mode)) return makeSysError(fmt::format("cannot read {}", what), EISDIR);
+  Bytes data(static_cast<size_t>(st.st_size));
+  size_t off = 0;
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (off == data.size()) data.resize(data.size() + 65536);
+    ssize_t n = ::pread(fd, data.data() + off, data.size() - off, static_cast<off_t>(off));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return makeSysError("cannot read " + path.string());
+    if (n < 0) return makeSysError(fmt::format("cannot read {}", what));
     if (n == 0) break;
-    data.insert(data.end(), buf, buf + n);
+    off += static_cast<size_t>(n);
   }
+  data.resize(off);
   return data;
 }
 

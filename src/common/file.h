@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -14,6 +15,8 @@ namespace runwasi {
 using Bytes = std::vector<uint8_t>;
 
 Expected<Bytes> readFile(const std::filesystem::path& path);
+// Reads everything from offset 0 of an open file (pread: the fd's offset is untouched).
+Expected<Bytes> readFd(int fd, std::string_view what);
 // Writes atomically: a temporary file in the same directory, then rename(2).
 Expected<void> writeFileAtomic(const std::filesystem::path& path, std::span<const uint8_t> data);
 
