@@ -12,21 +12,25 @@ find_path(TL_EXPECTED_INCLUDE_DIR tl/expected.hpp REQUIRED)
 # project-local prefix that install-deps.sh extracts the .debs into. Binaries carry an
 # RPATH to the library directory either way.
 set(RUNWASI_NODE_PREFIX "" CACHE PATH "prefix holding include/node and lib/<triplet>/libnode.so")
+# Note: nodesource's nodejs also installs /usr/include/node (Node 20, V8 11 headers) without
+# libnode; only Debian's libnode-dev pairs /usr/include/node with libnode.so.108.
 if(NOT RUNWASI_NODE_PREFIX)
-  if(EXISTS /usr/include/node/v8.h)
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/.deps/libnode/usr/include/node/v8.h)
+    set(RUNWASI_NODE_PREFIX ${CMAKE_CURRENT_SOURCE_DIR}/.deps/libnode/usr)
+  elseif(EXISTS /usr/lib/x86_64-linux-gnu/libnode.so.108 AND EXISTS /usr/share/doc/libnode-dev)
     set(RUNWASI_NODE_PREFIX /usr)
   else()
-    set(RUNWASI_NODE_PREFIX ${CMAKE_CURRENT_SOURCE_DIR}/.deps/libnode/usr)
+    message(FATAL_ERROR "Debian's libnode (V8 10.2) not found: run scripts/install-deps.sh")
   endif()
 endif()
-find_path(NODE_INCLUDE_DIR v8.h PATHS ${RUNWASI_NODE_PREFIX}/include/node NO_DEFAULT_PATH REQUIRED)
-find_library(NODE_LIBRARY NAMES node libnode.so.108
-  PATHS ${RUNWASI_NODE_PREFIX}/lib/x86_64-linux-gnu ${RUNWASI_NODE_PREFIX}/lib NO_DEFAULT_PATH REQUIRED)
-get_filename_component(NODE_LIBRARY_DIR ${NODE_LIBRARY} DIRECTORY)
+find_path(RUNWASI_V8_INCLUDE_DIR v8.h PATHS ${RUNWASI_NODE_PREFIX}/include/node NO_DEFAULT_PATH REQUIRED)
+find_library(RUNWASI_V8_LIBRARY NAMES libnode.so.108 node
+  PATHS ${RUNWASI_NODE_PREFIX}/lib/x86_64-linux-gnu NO_DEFAULT_PATH REQUIRED)
+get_filename_component(RUNWASI_V8_LIBRARY_DIR ${RUNWASI_V8_LIBRARY} DIRECTORY)
 add_library(runwasi_v8_deps INTERFACE)
-target_include_directories(runwasi_v8_deps SYSTEM INTERFACE ${NODE_INCLUDE_DIR})
-target_link_libraries(runwasi_v8_deps INTERFACE ${NODE_LIBRARY} Threads::Threads)
-target_link_options(runwasi_v8_deps INTERFACE "LINKER:-rpath,${NODE_LIBRARY_DIR}")
+target_include_directories(runwasi_v8_deps SYSTEM INTERFACE ${RUNWASI_V8_INCLUDE_DIR})
+target_link_libraries(runwasi_v8_deps INTERFACE ${RUNWASI_V8_LIBRARY} Threads::Threads)
+target_link_options(runwasi_v8_deps INTERFACE "LINKER:-rpath,${RUNWASI_V8_LIBRARY_DIR}")
 
 # wasm2c from Debian's wabt: the translator, the runtime header and library.
 find_program(WASM2C_EXECUTABLE wasm2c REQUIRED)

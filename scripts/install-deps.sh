@@ -32,7 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # V8 (libnode 18 / V8 10.2).
-if [ -f /usr/include/node/v8.h ] && [ -e /usr/lib/x86_64-linux-gnu/libnode.so ]; then
+# (/usr/include/node alone proves nothing: nodesource's nodejs ships Node 20 headers there.)
+if dpkg-query -W -f='${Status}' libnode-dev 2>/dev/null | grep -q 'install ok installed'; then
   :
 elif [ -f .deps/libnode/usr/include/node/v8.h ] && [ -e .deps/libnode/usr/lib/x86_64-linux-gnu/libnode.so ]; then
   :
