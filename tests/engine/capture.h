@@ -1,0 +1,58 @@
+// Test support: run a test module on an engine with captured stdio.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+#include "engine/engine.h"
+
+namespace runwasi::testing {
+
+std::filesystem::path modulePath(std::string_view name);  // <modules dir>/<name>.wasm
+
+// An anonymous file: stdin content to give, or stdout/stderr to read back.
+class MemFile {
+ public:
+  explicit MemFile(std::string_view content = {});
+  int fd() const { return fd_.get(); }
+  std::string contents() const;
+
+ private:
+  UniqueFd fd_;
+};
+
+// A temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct RunSpec {
+  std::string function = "_start";
+  std::vector<std::string> args;  // after argv[0]
+  std::vector<std::string> env;
+  std::vector<wasi::Preopen> preopens;
+  std::string stdinData;
+  bool stubUnknownImports = false;
+  bool precompiled = true;  // through the artifact cache (when the engine has a precompiler)
+};
+
+struct RunOutput {
+  Expected<engine::RunResult> result;
+  std::string out;
+  std::string err;
+};
+
+RunOutput runModule(engine::Engine& engine, std::string_view module, const RunSpec& spec = {});
+
+}  // namespace runwasi::testing
