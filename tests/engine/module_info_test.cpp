@@ -1,0 +1,117 @@
+// Reading modules and the link checks that run before any engine sees the bytes.
+#include <gtest/gtest.h>
+
+#include "engine/module_info.h"
+
+namespace runwasi::engine {
+namespace {
+
+using B = std::vector<uint8_t>;
+
+B header() { return {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}; }
+
+B section(uint8_t id, B body) {
+  B s{id, static_cast<uint8_t>(body.size())};
+  s.insert(s.end(), body.begin(), body.end());
+  return s;
+}
+
+B name(std::string_view n) {
+  B b{static_cast<uint8_t>(n.size())};
+  b.insert(b.end(), n.begin(), n.end());
+  return b;
+}
+
+B cat(std::initializer_list<B> parts) {
+  B out;
+  for (const B& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+// A module: types [() -> (), (i32) -> ()], the given function imports, one function of
+// type 0 exported as `exportName`.
+B module(std::vector<std::pair<std::string, std::string>> imports, uint8_t importType, std::string exportName) {
+  B types = section(1, {0x02, 0x60, 0x00, 0x00, 0x60, 0x01, 0x7f, 0x00});
+  B imp{static_cast<uint8_t>(imports.size())};
+  for (auto& [m, n] : imports) imp = cat({imp, name(m), name(n), {0x00, importType}});
+  B funcs = section(3, {0x01, 0x00});
+  B exps = section(7, cat({{0x01}, name(exportName), {0x00, static_cast<uint8_t>(imports.size())}}));
+  return cat({header(), types, section(2, imp), funcs, exps});
+}
+
+TEST(ModuleInfo, ReadsImportsExportsAndTypes) {
+  auto info = readModuleInfo(module({{"wasi_snapshot_preview1", "proc_exit"}}, 1, "_start"));
+  ASSERT_TRUE(info) << info.error().message;
+  ASSERT_EQ(info->imports.size(), 1u);
+  EXPECT_EQ(info->imports[0].name, "proc_exit");
+  EXPECT_EQ(info->types[info->imports[0].typeIndex].params, "i");
+  const Export* start = info->findExport("_start");
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(info->functionType(start->index)->params, "");
+  EXPECT_TRUE(checkLinkable(*info, "_start", false));
+}
+
+TEST(ModuleInfo, RejectsNonWasm) {
+  B text{'h', 'e', 'l', 'l', 'o', '\n'};
+  auto info = readModuleInfo(text);
+  ASSERT_FALSE(info);
+  EXPECT_EQ(info.error().message, "not a WebAssembly module (no \\0asm magic)");
+  EXPECT_FALSE(readModuleInfo(B{}));
+}
+
+TEST(ModuleInfo, RejectsTruncationAnywhere) {
+  B m = module({{"wasi_snapshot_preview1", "proc_exit"}}, 1, "_start");
+  for (size_t len = 4; len < m.size(); ++len) {
+    if (len == 8) continue;  // a bare header is a valid empty module
+    B cut(m.begin(), m.begin() + static_cast<long>(len));
+    auto info = readModuleInfo(cut);
+    EXPECT_FALSE(info) << "length " << len;
+    if (!info) EXPECT_NE(info.error().message.find("truncated"), std::string::npos) << info.error().message;
+  }
+}
+
+TEST(ModuleInfo, RejectsAComponent) {
+  B component{0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00};
+  auto info = readModuleInfo(component);
+  ASSERT_FALSE(info);
+  EXPECT_NE(info.error().message.find("component"), std::string::npos);
+}
+
+TEST(ModuleInfo, UnknownImportIsNamedUnlessStubbed) {
+  auto info = readModuleInfo(module({{"env", "host_magic"}}, 0, "_start"));
+  ASSERT_TRUE(info);
+  auto linked = checkLinkable(*info, "_start", false);
+  ASSERT_FALSE(linked);
+  EXPECT_EQ(linked.error().message,
+            "unknown import env.host_magic (function): only wasi_snapshot_preview1 is provided");
+  EXPECT_TRUE(checkLinkable(*info, "_start", true));
+}
+
+TEST(ModuleInfo, UnknownWasiFunctionIsNamed) {
+  auto info = readModuleInfo(module({{"wasi_snapshot_preview1", "no_such_call"}}, 0, "_start"));
+  ASSERT_TRUE(info);
+  auto linked = checkLinkable(*info, "_start", true);
+  ASSERT_FALSE(linked);
+  EXPECT_NE(linked.error().message.find("wasi_snapshot_preview1.no_such_call"), std::string::npos);
+}
+
+TEST(ModuleInfo, WasiImportOfTheWrongTypeIsNamed) {
+  auto info = readModuleInfo(module({{"wasi_snapshot_preview1", "fd_write"}}, 1, "_start"));
+  ASSERT_TRUE(info);
+  auto linked = checkLinkable(*info, "_start", false);
+  ASSERT_FALSE(linked);
+  EXPECT_EQ(linked.error().message,
+            "import wasi_snapshot_preview1.fd_write has type (i32) -> (), expected (i32, i32, i32, i32) -> (i32)");
+}
+
+TEST(ModuleInfo, EntrypointMustBeAnExportedFunctionWithoutParameters) {
+  auto info = readModuleInfo(module({}, 0, "main"));
+  ASSERT_TRUE(info);
+  auto missing = checkLinkable(*info, "_start", false);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message, "module has no exported function \"_start\"");
+  EXPECT_TRUE(checkLinkable(*info, "main", false));
+}
+
+}  // namespace
+}  // namespace runwasi::engine
