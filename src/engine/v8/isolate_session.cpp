@@ -1,0 +1,79 @@
+#include "engine/v8/isolate_session.h"
+
+#include <pthread.h>
+#include <v8-exception.h>
+#include <v8-initialization.h>
+#include <v8-primitive.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "common/log.h"
+#include "engine/v8/code_cache.h"
+#include "engine/v8/v8_platform.h"
+
+namespace runwasi::engine::v8engine {
+namespace {
+
+// Room left below V8's limit for V8's own C++ frames, host calls and signal handling.
+constexpr uintptr_t kStackReserve = 256 * 1024;
+// V8 uses ~1 MB unless told otherwise (< 50k wasm frames); we give it the thread's stack.
+constexpr uintptr_t kMaxStackUse = 1024ull * 1024 * 1024;
+
+// The lowest address V8 may use on the calling thread's stack, or 0 to keep V8's default.
+uintptr_t stackLimitForThisThread() {
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+  void* low = nullptr;
+  size_t size = 0;
+  int rc = pthread_attr_getstack(&attr, &low, &size);
+  pthread_attr_destroy(&attr);
+  if (rc != 0 || size <= 2 * kStackReserve) return 0;
+  // The current frame bounds what is left: the stack grows down towards `low`.
+  uintptr_t here = reinterpret_cast<uintptr_t>(&attr);
+  uintptr_t bottom = reinterpret_cast<uintptr_t>(low);
+  if (here <= bottom + 2 * kStackReserve) return 0;
+  uintptr_t usable = std::min(here - bottom - kStackReserve, kMaxStackUse);
+  return here - usable;
+}
+
+}  // namespace
+
+IsolateSession::IsolateSession() {
+  ensureV8Initialized();
+  allocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = allocator_.get();
+  isolate_ = v8::Isolate::New(params);
+  if (uintptr_t limit = stackLimitForThisThread(); limit != 0) isolate_->SetStackLimit(limit);
+  installStreamingCallback(isolate_);
+}
+
+IsolateSession::~IsolateSession() {
+  if (isolate_ != nullptr) isolate_->Dispose();
+}
+
+std::string exceptionText(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                          v8::Local<v8::Value> exception) {
+  if (exception.IsEmpty()) return "unknown exception";
+  v8::Local<v8::String> text;
+  if (!exception->ToString(context).ToLocal(&text)) return "unprintable exception";
+  v8::String::Utf8Value utf8(isolate, text);
+  return *utf8 != nullptr ? std::string(*utf8, utf8.length()) : std::string("exception");
+}
+
+v8::MaybeLocal<v8::Value> getProperty(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                      v8::Local<v8::Object> object, std::string_view name) {
+  v8::Local<v8::Value> value;
+  if (!object->Get(context, makeString(isolate, name)).ToLocal(&value)) return {};
+  if (value->IsUndefined()) return {};
+  return value;
+}
+
+v8::Local<v8::String> makeString(v8::Isolate* isolate, std::string_view text) {
+  return v8::String::NewFromUtf8(isolate, text.data(), v8::NewStringType::kNormal,
+                                 static_cast<int>(text.size()))
+      .ToLocalChecked();
+}
+
+}  // namespace runwasi::engine::v8engine

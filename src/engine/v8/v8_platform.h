@@ -1,0 +1,27 @@
+// Process-wide V8 state: the platform, the flags, and one-time initialization.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace v8 {
+class Platform;
+}
+
+namespace runwasi::engine::v8engine {
+
+// Initializes V8 once per process (thread-safe, idempotent). V8 starts worker threads
+// here, so a zygote must not call this before it forks.
+void ensureV8Initialized();
+
+// The platform created by ensureV8Initialized().
+v8::Platform& v8Platform();
+
+// The V8 flags this engine runs with (they decide what code V8 generates); available
+// without initializing V8.
+std::string_view v8Flags();
+
+// "10.2.154.26-node.XX" as V8 reports it.
+std::string v8Version();
+
+}  // namespace runwasi::engine::v8engine
