@@ -1,0 +1,84 @@
+#include "engine/wasm2c/precompiler.h"
+
+#include <stdlib.h>
+
+#include <fmt/core.h>
+
+#include "engine/module_info.h"
+#include "engine/wasm2c/artifact.h"
+#include "engine/wasm2c/glue_generator.h"
+
+namespace runwasi::engine::wasm2c {
+namespace {
+
+// A private directory, removed with everything in it when this goes away.
+class TempDir {
+ public:
+  static Expected<TempDir> create() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = fmt::format("{}/runwasi-wasm2c-XXXXXX", base && *base ? base : "/tmp");
+    if (!::mkdtemp(pattern.data())) return makeSysError("cannot create a directory in " + pattern);
+    return TempDir(pattern);
+  }
+  TempDir(TempDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  TempDir& operator=(TempDir&&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;
+};
+
+Expected<void> writeBytes(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
+  return writeFileAtomic(path, bytes);
+}
+
+std::span<const uint8_t> asBytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+}  // namespace
+
+Expected<Bytes> Wasm2cPrecompiler::precompile(const ModuleSource& module) const {
+  auto fail = [&](Error e) {
+    return tl::unexpected(std::move(e).context("precompiling " + module.name + " with wasm2c"));
+  };
+  auto info = readModuleInfo(module.bytes);
+  if (!info) return fail(info.error());
+  if (auto ok = toolchain_.check(); !ok) return fail(ok.error());
+  auto dir = TempDir::create();
+  if (!dir) return fail(dir.error());
+  const std::filesystem::path& d = dir->path();
+  const std::string guest(kGuestName);
+
+  if (auto ok = writeBytes(d / "guest.wasm", module.bytes); !ok) return fail(ok.error());
+  if (auto ok = runTool({toolchain_.wasm2c(), "guest.wasm", "-n", guest, "-o", guest + ".c"}, d,
+                        d / "wasm2c.log");
+      !ok)
+    return fail(ok.error());
+  auto header = readFile(d / (guest + ".h"));
+  if (!header) return fail(header.error());
+  std::string_view headerText(reinterpret_cast<const char*>(header->data()), header->size());
+  auto glue = generateGlue(GlueInput{headerText, &*info, module.digest, toolchain_.loadKey()});
+  if (!glue) return fail(glue.error());
+  if (auto ok = writeBytes(d / "glue.c", asBytes(*glue)); !ok) return fail(ok.error());
+
+  std::vector<std::string> cc{toolchain_.compiler()};
+  cc.insert(cc.end(), toolchain_.cflags().begin(), toolchain_.cflags().end());
+  for (std::string arg : {std::string("-I"), toolchain_.includeDir(), std::string("-I"),
+                          std::string("."), std::string("-o"), std::string("guest.so"),
+                          guest + ".c", std::string("glue.c"), std::string("-lm")})
+    cc.push_back(std::move(arg));
+  if (auto ok = runTool(cc, d, d / "cc.log"); !ok) return fail(ok.error());
+  auto so = readFile(d / "guest.so");
+  if (!so || so->empty())
+    return fail(so ? Error{ErrorCode::kInternal, 0, "the compiler wrote no shared object"}
+                   : so.error());
+  return sealArtifact(std::move(*so), module.digest, toolchain_.loadKey());
+}
+
+}  // namespace runwasi::engine::wasm2c
