@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace runwasi::wasi {
 
@@ -39,6 +40,44 @@ class GuestMemory {
     if (!b) return false;
     std::memcpy(b->data(), &value, sizeof(T));
     return true;
+  }
+
+  // The bytes [offset, offset + length) as text (not NUL-terminated), or nullopt.
+  std::optional<std::string_view> string(uint64_t offset, uint64_t length) const {
+    auto b = bytes(offset, length);
+    if (!b) return std::nullopt;
+    return std::string_view(reinterpret_cast<const char*>(b->data()), b->size());
+  }
+
+  // `count` consecutive T at `offset` (copied out), or nullopt when out of bounds.
+  template <typename T>
+  std::optional<std::vector<T>> loadArray(uint64_t offset, uint64_t count) const {
+    if (count > size_ / sizeof(T)) return std::nullopt;
+    auto b = bytes(offset, count * sizeof(T));
+    if (!b) return std::nullopt;
+    std::vector<T> values(count);
+    if (count != 0) std::memcpy(values.data(), b->data(), count * sizeof(T));
+    return values;
+  }
+
+  // The buffers named by an iovec/ciovec array (`count` records of {u32 buf, u32 len} at
+  // `offset`), or nullopt when the array or any buffer is out of bounds.
+  std::optional<std::vector<std::span<uint8_t>>> iovecs(uint64_t offset, uint64_t count) const {
+    struct Record {
+      uint32_t buf;
+      uint32_t len;
+    };
+    static_assert(sizeof(Record) == 8);
+    auto records = loadArray<Record>(offset, count);
+    if (!records) return std::nullopt;
+    std::vector<std::span<uint8_t>> buffers;
+    buffers.reserve(records->size());
+    for (const Record& r : *records) {
+      auto b = bytes(r.buf, r.len);
+      if (!b) return std::nullopt;
+      buffers.push_back(*b);
+    }
+    return buffers;
   }
 
  private:

@@ -1,0 +1,51 @@
+// The guest's file descriptors: host fds with their WASI type, rights and flags.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "wasi/abi.h"
+
+namespace runwasi::wasi {
+
+struct FdEntry {
+  UniqueFd host;
+  Filetype type = Filetype::kUnknown;
+  Rights base = 0;        // what this descriptor may do
+  Rights inheriting = 0;  // what descriptors opened through it may do at most
+  // The sync fdflags it was opened with: Linux cannot report O_RSYNC apart from O_SYNC.
+  uint16_t syncFlags = 0;
+  std::optional<std::string> preopenName;  // the guest path of a preopened directory
+
+  bool isDirectory() const { return type == Filetype::kDirectory; }
+  bool isSocket() const {
+    return type == Filetype::kSocketStream || type == Filetype::kSocketDgram;
+  }
+};
+
+// The guest's fd numbers. New descriptors take the lowest free number from 3 up, so a
+// closed stdio number is never reused behind the guest's back.
+class FdTable {
+ public:
+  // The entry of `fd`: EBADF when there is none, ENOTCAPABLE when it lacks any of `base`
+  // or `inheriting`.
+  Result<FdEntry*> get(Fd fd, Rights base = 0, Rights inheriting = 0);
+  // Like get(), but a non-directory fails with ENOTDIR first (the *at functions).
+  Result<FdEntry*> getDirectory(Fd fd, Rights base, Rights inheriting = 0);
+
+  // Adds an entry under a new number.
+  Result<Fd> add(FdEntry entry);
+  // Puts an entry at `fd` (create-time setup: stdio, preopens, sockets).
+  void put(Fd fd, FdEntry entry);
+  Result<void> close(Fd fd);
+  // Moves `from` over `to` (both must be open), closing what `to` held.
+  Result<void> renumber(Fd from, Fd to);
+
+ private:
+  static constexpr Fd kFirstAllocated = 3;
+  std::vector<std::optional<FdEntry>> entries_;
+};
+
+}  // namespace runwasi::wasi
