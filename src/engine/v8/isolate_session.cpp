@@ -17,7 +17,8 @@ namespace {
 
 // Room left below V8's limit for V8's own C++ frames, host calls and signal handling.
 constexpr uintptr_t kStackReserve = 256 * 1024;
-// V8 uses ~1 MB unless told otherwise (< 50k wasm frames); we give it the thread's stack.
+// V8 assumes ~1 MB of stack unless told otherwise (< 50k wasm frames, and a crash on a
+// thread with less); we give it the calling thread's actual stack instead.
 constexpr uintptr_t kMaxStackUse = 1024ull * 1024 * 1024;
 
 // The lowest address V8 may use on the calling thread's stack, or 0 to keep V8's default.
@@ -28,13 +29,13 @@ uintptr_t stackLimitForThisThread() {
   size_t size = 0;
   int rc = pthread_attr_getstack(&attr, &low, &size);
   pthread_attr_destroy(&attr);
-  if (rc != 0 || size <= 2 * kStackReserve) return 0;
-  // The current frame bounds what is left: the stack grows down towards `low`.
+  if (rc != 0 || size == 0) return 0;
+  // The stack grows down towards `low`; what is left below the current frame counts.
   uintptr_t here = reinterpret_cast<uintptr_t>(&attr);
   uintptr_t bottom = reinterpret_cast<uintptr_t>(low);
-  if (here <= bottom + 2 * kStackReserve) return 0;
-  uintptr_t usable = std::min(here - bottom - kStackReserve, kMaxStackUse);
-  return here - usable;
+  uintptr_t reserve = std::min<uintptr_t>(kStackReserve, size / 4);
+  if (here <= bottom + reserve) return here;  // no room at all: every call overflows
+  return here - std::min(here - bottom - reserve, kMaxStackUse);
 }
 
 }  // namespace

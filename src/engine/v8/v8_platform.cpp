@@ -53,7 +53,6 @@ const std::string& flags() {
 void initialize(State& s) {
   const std::string& f = flags();
   v8::V8::SetFlagsFromString(f.data(), f.size());
-  if (std::getenv("RUNWASI_V8_TRAP_HANDLER_EXPERIMENT")) v8::V8::EnableWebAssemblyTrapHandler(true);
   // No trap handler: it installs a process-wide SIGSEGV handler and reserves ~10 GiB of
   // address space per memory (instantiation fails under RLIMIT_AS); explicit bounds
   // checks measured within noise (docs/engine-v8.md).

@@ -1,0 +1,391 @@
+// V8-specific behaviour: the code cache artifact (verification, fallback, use), i64
+// arguments as BigInt, memory.grow between host calls, compile errors, stack limits.
+// (What every engine must do is in engine_conformance_test.cpp.)
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "engine/engine.h"
+#include "engine/v8/artifact_format.h"
+#include "engine/v8/v8_engine.h"
+
+namespace runwasi::engine {
+namespace {
+
+using v8engine::kArtifactHeaderSize;
+
+// (module
+//   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+//   (memory (export "memory") 1)
+//   (func (export "_start") (call $exit (i32.const CODE))))
+Bytes exitModule(uint8_t code) {
+  Bytes m = {
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x60, 0x01, 0x7f,
+      0x00, 0x60, 0x00, 0x00, 0x02, 0x24, 0x01, 0x16, 0x77, 0x61, 0x73, 0x69, 0x5f, 0x73,
+      0x6e, 0x61, 0x70, 0x73, 0x68, 0x6f, 0x74, 0x5f, 0x70, 0x72, 0x65, 0x76, 0x69, 0x65,
+      0x77, 0x31, 0x09, 0x70, 0x72, 0x6f, 0x63, 0x5f, 0x65, 0x78, 0x69, 0x74, 0x00, 0x00,
+      0x03, 0x02, 0x01, 0x01, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x13, 0x02, 0x06, 0x6d,
+      0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x06, 0x5f, 0x73, 0x74, 0x61, 0x72, 0x74,
+      0x00, 0x01, 0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x01, 0x10, 0x00, 0x0b,
+  };
+  EXPECT_LT(code, 64);  // a one-byte signed LEB128
+  m[m.size() - 4] = code;
+  return m;
+}
+
+// (module
+//   (import "wasi_snapshot_preview1" "fd_seek" (func (param i32 i64 i32 i32) (result i32)))
+//   (import "wasi_snapshot_preview1" "fd_advise" (func (param i32 i64 i64 i32) (result i32)))
+//   (memory (export "memory") 1)
+//   (func (export "_start")
+//     (drop (call 0 (i32.const -1) (i64.const 0x8000000000000001) (i32.const 2) (i32.const 16)))
+//     (drop (call 1 (i32.const 7) (i64.const -1) (i64.const 0x123456789abcdef0)
+//                   (i32.const 0x7fffffff)))))
+const Bytes kI64Module = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x14, 0x03, 0x60, 0x04, 0x7f, 0x7e,
+    0x7f, 0x7f, 0x01, 0x7f, 0x60, 0x04, 0x7f, 0x7e, 0x7e, 0x7f, 0x01, 0x7f, 0x60, 0x00, 0x00,
+    0x02, 0x45, 0x02, 0x16, 0x77, 0x61, 0x73, 0x69, 0x5f, 0x73, 0x6e, 0x61, 0x70, 0x73, 0x68,
+    0x6f, 0x74, 0x5f, 0x70, 0x72, 0x65, 0x76, 0x69, 0x65, 0x77, 0x31, 0x07, 0x66, 0x64, 0x5f,
+    0x73, 0x65, 0x65, 0x6b, 0x00, 0x00, 0x16, 0x77, 0x61, 0x73, 0x69, 0x5f, 0x73, 0x6e, 0x61,
+    0x70, 0x73, 0x68, 0x6f, 0x74, 0x5f, 0x70, 0x72, 0x65, 0x76, 0x69, 0x65, 0x77, 0x31, 0x09,
+    0x66, 0x64, 0x5f, 0x61, 0x64, 0x76, 0x69, 0x73, 0x65, 0x00, 0x01, 0x03, 0x02, 0x01, 0x02,
+    0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x13, 0x02, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79,
+    0x02, 0x00, 0x06, 0x5f, 0x73, 0x74, 0x61, 0x72, 0x74, 0x00, 0x02, 0x0a, 0x2f, 0x01, 0x2d,
+    0x00, 0x41, 0x7f, 0x42, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f, 0x41,
+    0x02, 0x41, 0x10, 0x10, 0x00, 0x1a, 0x41, 0x07, 0x42, 0x7f, 0x42, 0xf0, 0xbd, 0xf3, 0xd5,
+    0x89, 0xcf, 0x95, 0x9a, 0x12, 0x41, 0xff, 0xff, 0xff, 0xff, 0x07, 0x10, 0x01, 0x1a, 0x0b,
+};
+
+// (module
+//   (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+//   (memory (export "memory") 1)
+//   ;; stores TAG at the start of the last page, then fd_write(1, [{that, 4}] at 16, 1, 24)
+//   (func $writeLast (param $tag i32) ...)
+//   (func (export "_start")
+//     (call $writeLast (i32.const 0x30726731))     ;; "1gr0" in page 0
+//     (drop (memory.grow (i32.const 15)))
+//     (call $writeLast (i32.const 0x30726732))     ;; "2gr0" in page 15
+//     (drop (memory.grow (i32.const 48)))
+//     (call $writeLast (i32.const 0x30726733))))   ;; "3gr0" in page 63
+const Bytes kGrowModule = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x10, 0x03, 0x60, 0x04, 0x7f, 0x7f, 0x7f,
+    0x7f, 0x01, 0x7f, 0x60, 0x01, 0x7f, 0x00, 0x60, 0x00, 0x00, 0x02, 0x23, 0x01, 0x16, 0x77, 0x61,
+    0x73, 0x69, 0x5f, 0x73, 0x6e, 0x61, 0x70, 0x73, 0x68, 0x6f, 0x74, 0x5f, 0x70, 0x72, 0x65, 0x76,
+    0x69, 0x65, 0x77, 0x31, 0x08, 0x66, 0x64, 0x5f, 0x77, 0x72, 0x69, 0x74, 0x65, 0x00, 0x00, 0x03,
+    0x03, 0x02, 0x01, 0x02, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x13, 0x02, 0x06, 0x6d, 0x65, 0x6d,
+    0x6f, 0x72, 0x79, 0x02, 0x00, 0x06, 0x5f, 0x73, 0x74, 0x61, 0x72, 0x74, 0x00, 0x02, 0x0a, 0x57,
+    0x02, 0x30, 0x01, 0x01, 0x7f, 0x3f, 0x00, 0x41, 0x01, 0x6b, 0x41, 0x80, 0x80, 0x04, 0x6c, 0x21,
+    0x01, 0x20, 0x01, 0x20, 0x00, 0x36, 0x02, 0x00, 0x41, 0x10, 0x20, 0x01, 0x36, 0x02, 0x00, 0x41,
+    0x14, 0x41, 0x04, 0x36, 0x02, 0x00, 0x41, 0x01, 0x41, 0x10, 0x41, 0x01, 0x41, 0x18, 0x10, 0x00,
+    0x1a, 0x0b, 0x24, 0x00, 0x41, 0xb1, 0xce, 0xc9, 0x83, 0x03, 0x10, 0x01, 0x41, 0x0f, 0x40, 0x00,
+    0x1a, 0x41, 0xb2, 0xce, 0xc9, 0x83, 0x03, 0x10, 0x01, 0x41, 0x30, 0x40, 0x00, 0x1a, 0x41, 0xb3,
+    0xce, 0xc9, 0x83, 0x03, 0x10, 0x01, 0x0b,
+};
+
+// (module (memory (export "memory") 1)
+//   (func (export "_start") (drop (i32.add (i32.const 1) (i64.const 2)))))  ;; fails validation
+const Bytes kInvalidBodyModule = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
+    0x03, 0x02, 0x01, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x13, 0x02, 0x06, 0x6d,
+    0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x06, 0x5f, 0x73, 0x74, 0x61, 0x72, 0x74,
+    0x00, 0x00, 0x0a, 0x0a, 0x01, 0x08, 0x00, 0x41, 0x01, 0x42, 0x02, 0x6a, 0x1a, 0x0b,
+};
+
+// (module (memory (export "memory") 1)
+//   (func $rec (param i32) (result i32)
+//     (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+//       (else (i32.add (call $rec (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))))
+//   (func (export "_start") (drop (call $rec (i32.const DEPTH)))))
+Bytes recursionModule(uint32_t depth) {
+  Bytes m = {
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x09, 0x02, 0x60, 0x01, 0x7f, 0x01,
+      0x7f, 0x60, 0x00, 0x00, 0x03, 0x03, 0x02, 0x00, 0x01, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07,
+      0x13, 0x02, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x06, 0x5f, 0x73, 0x74,
+      0x61, 0x72, 0x74, 0x00, 0x01, 0x0a, 0x21, 0x02, 0x15, 0x00, 0x20, 0x00, 0x45, 0x04, 0x7f,
+      0x41, 0x00, 0x05, 0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x00, 0x41, 0x01, 0x6a, 0x0b, 0x0b,
+      0x09, 0x00, 0x41, 0xc0, 0x84, 0x3d, 0x10, 0x00, 0x1a, 0x0b,
+  };
+  // The constant is a 3-byte signed LEB128 at [size-7, size-4): depth < 2^20.
+  EXPECT_LT(depth, 1u << 20);
+  size_t at = m.size() - 7;
+  m[at] = static_cast<uint8_t>(0x80 | (depth & 0x7f));
+  m[at + 1] = static_cast<uint8_t>(0x80 | ((depth >> 7) & 0x7f));
+  m[at + 2] = static_cast<uint8_t>((depth >> 14) & 0x3f);
+  return m;
+}
+
+// Records every host call; implements fd_write (into `written`) and proc_exit.
+class RecordingHost : public wasi::Host {
+ public:
+  struct Call {
+    wasi::FunctionId id;
+    std::vector<uint64_t> args;
+    uint64_t memorySize;
+  };
+
+  uint32_t call(wasi::FunctionId id, wasi::GuestMemory memory, const uint64_t* args) override {
+    const wasi::FunctionInfo& info = wasi::kFunctions[static_cast<size_t>(id)];
+    calls.push_back({id, std::vector<uint64_t>(args, args + info.params.size()), memory.size()});
+    if (id == wasi::FunctionId::proc_exit) exit_ = static_cast<uint32_t>(args[0]);
+    if (id == wasi::FunctionId::fd_write) {
+      for (uint64_t i = 0; i < args[2]; ++i) {
+        auto base = memory.load<uint32_t>(args[1] + 8 * i);
+        auto length = memory.load<uint32_t>(args[1] + 8 * i + 4);
+        if (!base || !length) return 21;  // EFAULT
+        auto bytes = memory.bytes(*base, *length);
+        if (!bytes) return 21;
+        written.append(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+      }
+    }
+    return 0;
+  }
+  std::optional<uint32_t> exitCode() const override { return exit_; }
+
+  std::vector<Call> calls;
+  std::string written;
+
+ private:
+  std::optional<uint32_t> exit_;
+};
+
+// A memfd holding `bytes`, with its offset left at the end (run() must not rely on it).
+UniqueFd memfdWith(std::span<const uint8_t> bytes) {
+  UniqueFd fd(memfd_create("v8-artifact", MFD_CLOEXEC));
+  EXPECT_TRUE(fd.valid());
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = write(fd.get(), bytes.data() + done, bytes.size() - done);
+    EXPECT_GT(n, 0);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return fd;
+}
+
+class V8EngineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { engine_ = makeV8Engine(); }
+  static void TearDownTestSuite() { engine_.reset(); }
+
+  static Engine& engine() { return *engine_; }
+  static const Precompiler& precompiler() { return *engine_->precompiler(); }
+
+  // Runs `module` (with `artifact` as precompiled form unless empty) to a RunResult.
+  static RunResult run(const ModuleSource& module, std::span<const uint8_t> artifact,
+                       RecordingHost& host) {
+    UniqueFd fd;
+    if (!artifact.empty()) fd = memfdWith(artifact);
+    auto result = engine_->run(module, fd.valid() ? fd.get() : -1, RunOptions{}, host);
+    EXPECT_TRUE(result.has_value()) << result.error().message;
+    return result.value_or(RunResult{RunResult::Kind::kTrapped, 999, "no result"});
+  }
+
+  // An artifact holding the code compiled from `codeFrom` but labelled as made from
+  // `labelledAs`: when run() uses it, codeFrom's behaviour shows.
+  static Bytes relabelledArtifact(const ModuleSource& codeFrom, const ModuleSource& labelledAs) {
+    auto artifact = precompiler().precompile(codeFrom);
+    EXPECT_TRUE(artifact.has_value()) << artifact.error().message;
+    if (!artifact) return {};
+    auto payload =
+        v8engine::verifyArtifact(*artifact, v8engine::moduleDigest(codeFrom.digest, codeFrom.bytes),
+                                 precompiler().cacheKey());
+    EXPECT_TRUE(payload.has_value()) << payload.error().message;
+    if (!payload) return {};
+    return v8engine::encodeArtifact(*payload,
+                                    v8engine::moduleDigest(labelledAs.digest, labelledAs.bytes),
+                                    precompiler().cacheKey());
+  }
+
+  static inline std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(V8EngineTest, NameVersionAndCacheKey) {
+  EXPECT_EQ(engine().name(), "v8");
+  EXPECT_NE(engine().version().find("10.2"), std::string::npos) << engine().version();
+  ASSERT_NE(engine().precompiler(), nullptr);
+  std::string key = precompiler().cacheKey();
+  EXPECT_NE(key.find("v8"), std::string::npos) << key;
+  EXPECT_NE(key.find(engine().version().substr(3)), std::string::npos) << key;
+  EXPECT_NE(key.find("--no-liftoff"), std::string::npos) << key;
+}
+
+TEST_F(V8EngineTest, ArtifactRoundTrip) {
+  ModuleSource exit1 = makeModuleSource("exit1.wasm", exitModule(1));
+  auto artifact = precompiler().precompile(exit1);
+  ASSERT_TRUE(artifact.has_value()) << artifact.error().message;
+  EXPECT_GT(artifact->size(), kArtifactHeaderSize);
+  RecordingHost host;
+  RunResult r = run(exit1, *artifact, host);
+  EXPECT_EQ(r.kind, RunResult::Kind::kExited);
+  EXPECT_EQ(r.exitCode, 1u);
+}
+
+// The artifact's code is what runs: code compiled from exit(1), labelled as exit(2)'s,
+// exits with 1. (V8 does not check the code against the wire bytes; our digests do.)
+TEST_F(V8EngineTest, ArtifactCodeIsWhatRuns) {
+  ModuleSource exit1 = makeModuleSource("exit1.wasm", exitModule(1));
+  ModuleSource exit2 = makeModuleSource("exit2.wasm", exitModule(2));
+  Bytes swapped = relabelledArtifact(exit1, exit2);
+  RecordingHost host;
+  RunResult r = run(exit2, swapped, host);
+  EXPECT_EQ(r.kind, RunResult::Kind::kExited);
+  EXPECT_EQ(r.exitCode, 1u);
+}
+
+// Every damaged artifact is refused before V8 sees it: the module is compiled from its
+// bytes (exit 2), not loaded from the artifact (exit 1), and nothing crashes.
+TEST_F(V8EngineTest, DamagedArtifactsFallBackToCompiling) {
+  ModuleSource exit1 = makeModuleSource("exit1.wasm", exitModule(1));
+  ModuleSource exit2 = makeModuleSource("exit2.wasm", exitModule(2));
+  const Bytes good = relabelledArtifact(exit1, exit2);
+  ASSERT_GT(good.size(), kArtifactHeaderSize + 16);
+
+  std::vector<std::pair<std::string, Bytes>> damaged;
+  for (size_t size : {size_t{0}, size_t{7}, kArtifactHeaderSize - 1, kArtifactHeaderSize,
+                      kArtifactHeaderSize + 1, good.size() / 2, good.size() - 1})
+    damaged.emplace_back("truncated to " + std::to_string(size),
+                         Bytes(good.begin(), good.begin() + static_cast<ptrdiff_t>(size)));
+  for (size_t at : {size_t{0}, size_t{8}, size_t{12}, size_t{16}, size_t{30}, size_t{60},
+                    size_t{100}, kArtifactHeaderSize + 10, good.size() / 2 + 3, good.size() - 1}) {
+    Bytes flipped = good;
+    flipped[at] ^= 0x10;
+    damaged.emplace_back("byte " + std::to_string(at) + " flipped", std::move(flipped));
+  }
+  Bytes longer = good;
+  longer.push_back(0);
+  damaged.emplace_back("one byte appended", std::move(longer));
+  auto payload = v8engine::verifyArtifact(good, v8engine::moduleDigest("", exit2.bytes),
+                                          precompiler().cacheKey());
+  ASSERT_TRUE(payload.has_value()) << payload.error().message;
+  damaged.emplace_back("other cache key",
+                       v8engine::encodeArtifact(*payload, v8engine::moduleDigest("", exit2.bytes),
+                                                precompiler().cacheKey() + " --other-flag"));
+  damaged.emplace_back("made from another module", *precompiler().precompile(exit1));
+
+  for (const auto& [what, artifact] : damaged) {
+    SCOPED_TRACE(what);
+    RecordingHost host;
+    RunResult r = run(exit2, artifact, host);
+    EXPECT_EQ(r.kind, RunResult::Kind::kExited);
+    EXPECT_EQ(r.exitCode, 2u);
+  }
+}
+
+TEST_F(V8EngineTest, UnreadableArtifactFdFallsBackToCompiling) {
+  ModuleSource exit2 = makeModuleSource("exit2.wasm", exitModule(2));
+  int pipeFds[2];
+  ASSERT_EQ(pipe2(pipeFds, O_CLOEXEC | O_NONBLOCK), 0);
+  UniqueFd readEnd(pipeFds[0]), writeEnd(pipeFds[1]);
+  for (int fd : {readEnd.get(), 1 << 20 /* not open */}) {
+    RecordingHost host;
+    auto r = engine().run(exit2, fd, RunOptions{}, host);
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_EQ(r->exitCode, 2u);
+  }
+}
+
+TEST_F(V8EngineTest, ArtifactIsReadFromOffsetZero) {
+  ModuleSource exit1 = makeModuleSource("exit1.wasm", exitModule(1));
+  ModuleSource exit2 = makeModuleSource("exit2.wasm", exitModule(2));
+  Bytes swapped = relabelledArtifact(exit1, exit2);
+  UniqueFd fd = memfdWith(swapped);
+  ASSERT_EQ(lseek(fd.get(), 5, SEEK_SET), 5);
+  RecordingHost host;
+  auto r = engine().run(exit2, fd.get(), RunOptions{}, host);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->exitCode, 1u);  // loaded from the artifact
+  EXPECT_EQ(lseek(fd.get(), 0, SEEK_CUR), 5);
+}
+
+TEST_F(V8EngineTest, I64ArgumentsReachTheHostIntact) {
+  ModuleSource module = makeModuleSource("i64.wasm", kI64Module);
+  RecordingHost host;
+  RunResult r = run(module, {}, host);
+  EXPECT_EQ(r.kind, RunResult::Kind::kReturned);
+  ASSERT_EQ(host.calls.size(), 2u);
+  EXPECT_EQ(host.calls[0].id, wasi::FunctionId::fd_seek);
+  EXPECT_EQ(host.calls[0].args, (std::vector<uint64_t>{0xffffffffu, 0x8000000000000001u, 2, 16}));
+  EXPECT_EQ(host.calls[1].id, wasi::FunctionId::fd_advise);
+  EXPECT_EQ(host.calls[1].args,
+            (std::vector<uint64_t>{7, 0xffffffffffffffffu, 0x123456789abcdef0u, 0x7fffffffu}));
+}
+
+TEST_F(V8EngineTest, MemoryGrowBetweenHostCallsIsSeen) {
+  ModuleSource module = makeModuleSource("grow.wasm", kGrowModule);
+  RecordingHost host;
+  RunResult r = run(module, {}, host);
+  EXPECT_EQ(r.kind, RunResult::Kind::kReturned);
+  EXPECT_EQ(host.written, "1gr02gr03gr0");
+  ASSERT_EQ(host.calls.size(), 3u);
+  EXPECT_EQ(host.calls[0].memorySize, 1u * 65536);
+  EXPECT_EQ(host.calls[1].memorySize, 16u * 65536);
+  EXPECT_EQ(host.calls[2].memorySize, 64u * 65536);
+}
+
+TEST_F(V8EngineTest, CompileErrorIsOneLineWithV8sMessage) {
+  ModuleSource module = makeModuleSource("bad.wasm", kInvalidBodyModule);
+  RecordingHost host;
+  auto r = engine().run(module, -1, RunOptions{}, host);
+  ASSERT_FALSE(r.has_value());
+  const std::string& message = r.error().message;
+  EXPECT_EQ(message.rfind("bad.wasm: invalid module: CompileError: ", 0), 0u) << message;
+  EXPECT_NE(message.find("Compiling function #0 failed"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  auto artifact = precompiler().precompile(module);
+  EXPECT_FALSE(artifact.has_value());
+}
+
+// Runs `module` on a new thread with a `stackSize`-byte stack.
+RunResult runOnThread(Engine& engine, const ModuleSource& module, size_t stackSize) {
+  struct Job {
+    Engine& engine;
+    const ModuleSource& module;
+    RecordingHost host;
+    Expected<RunResult> result = makeError(ErrorCode::kInternal, "not run");
+  } job{engine, module, {}};
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stackSize);
+  pthread_t thread;
+  int rc = pthread_create(
+      &thread, &attr,
+      [](void* arg) -> void* {
+        auto* job = static_cast<Job*>(arg);
+        job->result = job->engine.run(job->module, -1, RunOptions{}, job->host);
+        return nullptr;
+      },
+      &job);
+  pthread_attr_destroy(&attr);
+  EXPECT_EQ(rc, 0);
+  if (rc == 0) pthread_join(thread, nullptr);
+  EXPECT_TRUE(job.result.has_value()) << job.result.error().message;
+  return job.result.value_or(RunResult{RunResult::Kind::kTrapped, 999, "no result"});
+}
+
+// V8 assumes ~1 MB of stack; the engine gives it the calling thread's real stack, so a
+// small stack traps cleanly and a large one allows deep recursion.
+TEST_F(V8EngineTest, StackOverflowOnASmallThreadStackTraps) {
+  ModuleSource module = makeModuleSource("rec.wasm", recursionModule(1000000));
+  RunResult r = runOnThread(engine(), module, 256 * 1024);
+  EXPECT_EQ(r.kind, RunResult::Kind::kTrapped);
+  EXPECT_EQ(r.exitCode, kTrapExitCode);
+  EXPECT_EQ(r.trapMessage, "RangeError: Maximum call stack size exceeded");
+}
+
+TEST_F(V8EngineTest, DeepRecursionUsesTheWholeThreadStack) {
+  // 200k frames: beyond V8's default limit (< 50k), within 64 MiB.
+  ModuleSource module = makeModuleSource("rec.wasm", recursionModule(200000));
+  RunResult r = runOnThread(engine(), module, 64 * 1024 * 1024);
+  EXPECT_EQ(r.kind, RunResult::Kind::kReturned) << r.trapMessage;
+}
+
+}  // namespace
+}  // namespace runwasi::engine
