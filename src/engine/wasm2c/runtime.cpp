@@ -1,5 +1,6 @@
 #include "engine/wasm2c/runtime.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 
@@ -24,6 +25,13 @@ struct sigaction g_previousSegv;   // whatever handled SIGSEGV before us (e.g. A
 struct sigaction g_previousBus;
 std::once_flag g_initOnce;
 
+// The stack of the thread holding the lease (set by acquire, read by the filter). A fault
+// there is a stack overflow, whatever si_code says: a thread's guard page reads as
+// SEGV_ACCERR, which the runtime would call an out-of-bounds access.
+std::atomic<uintptr_t> g_stackLow{0};
+std::atomic<uintptr_t> g_stackHigh{0};
+constexpr uintptr_t kGuardWindow = 1 << 20;  // below the stack's low end: guard pages
+
 constexpr size_t kMemoryReservation = 0x200000000ull;  // what wasm_rt_allocate_memory maps
 
 // The runtime's handler turns every SIGSEGV into a trap and longjmps to the last run's
@@ -31,6 +39,11 @@ constexpr size_t kMemoryReservation = 0x200000000ull;  // what wasm_rt_allocate_
 // hands it only faults of guest code; others go where they would have gone without us.
 void signalFilter(int sig, siginfo_t* info, void* context) {
   if (t_inGuest) {
+    auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+    uintptr_t low = g_stackLow.load(std::memory_order_relaxed);
+    if (sig == SIGSEGV && low && addr + kGuardWindow >= low &&
+        addr < g_stackHigh.load(std::memory_order_relaxed))
+      wasm_rt_trap(WASM_RT_TRAP_EXHAUSTION);           // does not return
     g_runtimeAction.sa_sigaction(sig, info, context);  // does not return
     return;
   }
@@ -79,6 +92,18 @@ void* ensureAltStack() {
   return memory;
 }
 
+void recordStack() {
+  pthread_attr_t attr;
+  void* low = nullptr;
+  size_t size = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    pthread_attr_getstack(&attr, &low, &size);
+    pthread_attr_destroy(&attr);
+  }
+  g_stackLow.store(reinterpret_cast<uintptr_t>(low));
+  g_stackHigh.store(reinterpret_cast<uintptr_t>(low) + size);
+}
+
 void releaseAltStack(void* memory) {
   if (!memory) return;
   stack_t ss = {};
@@ -105,6 +130,7 @@ Expected<RuntimeLease> RuntimeLease::acquire() {
     return makeSysError("cannot reserve the 8 GiB of address space a wasm2c memory needs");
   ::munmap(probe, kMemoryReservation);
   lease.altStack_ = ensureAltStack();
+  recordStack();
   return lease;
 }
 
