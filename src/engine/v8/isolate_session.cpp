@@ -31,7 +31,8 @@ uintptr_t stackLimitForThisThread() {
   pthread_attr_destroy(&attr);
   if (rc != 0 || size == 0) return 0;
   // The stack grows down towards `low`; what is left below the current frame counts.
-  uintptr_t here = reinterpret_cast<uintptr_t>(&attr);
+  // (The frame address, not a local's: ASan may put locals on a heap "fake stack".)
+  uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   uintptr_t bottom = reinterpret_cast<uintptr_t>(low);
   uintptr_t reserve = std::min<uintptr_t>(kStackReserve, size / 4);
   if (here <= bottom + reserve) return here;  // no room at all: every call overflows

@@ -6,6 +6,7 @@
 #include <v8-local-handle.h>
 #include <v8-wasm.h>
 
+#include <chrono>
 #include <string>
 
 #include "common/log.h"
@@ -139,13 +140,22 @@ RunResult trappedResult(std::string message) {
   return RunResult{RunResult::Kind::kTrapped, kTrapExitCode, std::move(message)};
 }
 
+// Milliseconds since `start`, for the debug log of where start-up time goes.
+double msSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 Expected<RunResult> V8Engine::run(const ModuleSource& module, int artifactFd,
                                   const RunOptions& options, wasi::Host& host) {
+  auto start = std::chrono::steady_clock::now();
   auto info = readModuleInfo(module.bytes);
   if (!info) return invalidModule(module, info.error().message);
   if (auto linkable = checkLinkable(*info, options.function, options.stubUnknownImports); !linkable)
     return tl::unexpected(std::move(linkable).error().context(module.name));
 
+  v8engine::ensureV8Initialized();
+  double initMs = msSince(start);
   IsolateSession session;
   v8::Isolate* isolate = session.isolate();
   v8::Isolate::Scope isolateScope(isolate);
@@ -153,9 +163,11 @@ Expected<RunResult> V8Engine::run(const ModuleSource& module, int artifactFd,
   v8::Local<v8::Context> context = v8::Context::New(isolate);
   v8::Context::Scope contextScope(context);
   ImportBinding binding(isolate, host);  // after the session: its handles die first
+  double isolateMs = msSince(start);
 
   TRY(WasmApi api, wasmApi(isolate, context));
   TRY(v8::Local<v8::WasmModuleObject> compiled, load(isolate, context, module, artifactFd));
+  double loadMs = msSince(start);
 
   v8::TryCatch tryCatch(isolate);
   v8::Local<v8::Object> imports;
@@ -189,6 +201,10 @@ Expected<RunResult> V8Engine::run(const ModuleSource& module, int artifactFd,
       !entry->IsFunction())
     return makeError(ErrorCode::kInvalidArgument,
                      module.name + ": no exported function '" + options.function + "'");
+
+  log::debug(
+      "v8: {}: V8 init {:.2f} ms, isolate+context {:.2f} ms, load {:.2f} ms, instantiate {:.2f} ms",
+      module.name, initMs, isolateMs - initMs, loadMs - isolateMs, msSince(start) - loadMs);
 
   v8::Local<v8::Value> returned;
   if (entry.As<v8::Function>()

@@ -4,10 +4,12 @@
 #include <v8-initialization.h>
 #include <v8-platform.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "common/log.h"
 
@@ -45,6 +47,15 @@ std::string computeFlags() {
   return flags;
 }
 
+// V8 would start one worker per core (up to 16) in every container process; workers
+// only matter when compiling without an artifact, so a few are enough.
+constexpr unsigned kMaxWorkerThreads = 4;
+
+int workerThreads() {
+  unsigned cores = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(cores > 1 ? cores - 1 : 1u, 1u, kMaxWorkerThreads));
+}
+
 const std::string& flags() {
   static const std::string f = computeFlags();
   return f;
@@ -56,7 +67,7 @@ void initialize(State& s) {
   // No trap handler: it installs a process-wide SIGSEGV handler and reserves ~10 GiB of
   // address space per memory (instantiation fails under RLIMIT_AS); explicit bounds
   // checks measured within noise (docs/engine-v8.md).
-  s.platform = v8::platform::NewDefaultPlatform();
+  s.platform = v8::platform::NewDefaultPlatform(workerThreads());
   v8::V8::InitializePlatform(s.platform.get());
   if (!v8::V8::Initialize()) {
     // Only a build mismatch between headers and libnode gets here.
