@@ -69,8 +69,11 @@ Expected<Bytes> Wasm2cPrecompiler::precompile(const ModuleSource& module) const 
 
   std::vector<std::string> cc{toolchain_.compiler()};
   cc.insert(cc.end(), toolchain_.cflags().begin(), toolchain_.cflags().end());
-  for (std::string arg : {std::string("-I"), toolchain_.includeDir(), std::string("-I"),
-                          std::string("."), std::string("-o"), std::string("guest.so"),
+  // wasm-rt.h; a system directory given with -I would change the system include order.
+  if (std::string inc = toolchain_.includeDir();
+      inc != "/usr/include" && inc != "/usr/local/include")
+    cc.insert(cc.end(), {"-I", inc});
+  for (std::string arg : {std::string("-I."), std::string("-o"), std::string("guest.so"),
                           guest + ".c", std::string("glue.c"), std::string("-lm")})
     cc.push_back(std::move(arg));
   if (auto ok = runTool(cc, d, d / "cc.log"); !ok) return fail(ok.error());
