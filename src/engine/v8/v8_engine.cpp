@@ -8,6 +8,9 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
+
+#include <fmt/core.h>
 
 #include "common/log.h"
 #include "engine/module_info.h"
@@ -105,31 +108,40 @@ Expected<v8::Local<v8::WasmModuleObject>> load(v8::Isolate* isolate, v8::Local<v
 struct WasmApi {
   v8::Local<v8::Object> instanceConstructor;
   v8::Local<v8::Object> runtimeError;
+  v8::Local<v8::Object> linkError;
 };
 
 Expected<WasmApi> wasmApi(v8::Isolate* isolate, v8::Local<v8::Context> context) {
-  v8::Local<v8::Value> wasm, instance, runtimeError;
+  v8::Local<v8::Value> wasm;
   if (!v8engine::getProperty(isolate, context, context->Global(), "WebAssembly").ToLocal(&wasm) ||
-      !wasm->IsObject() ||
-      !v8engine::getProperty(isolate, context, wasm.As<v8::Object>(), "Instance")
-           .ToLocal(&instance) ||
-      !instance->IsFunction() ||
-      !v8engine::getProperty(isolate, context, wasm.As<v8::Object>(), "RuntimeError")
-           .ToLocal(&runtimeError) ||
-      !runtimeError->IsFunction())
+      !wasm->IsObject())
     return makeError(ErrorCode::kInternal, "V8 has no WebAssembly object");
-  return WasmApi{instance.As<v8::Object>(), runtimeError.As<v8::Object>()};
+  WasmApi api;
+  for (auto [name, field] :
+       {std::pair{"Instance", &api.instanceConstructor},
+        std::pair{"RuntimeError", &api.runtimeError}, std::pair{"LinkError", &api.linkError}}) {
+    v8::Local<v8::Value> value;
+    if (!v8engine::getProperty(isolate, context, wasm.As<v8::Object>(), name).ToLocal(&value) ||
+        !value->IsFunction())
+      return makeError(ErrorCode::kInternal, fmt::format("V8 has no WebAssembly.{}", name));
+    *field = value.As<v8::Object>();
+  }
+  return api;
+}
+
+bool isInstanceOf(v8::Local<v8::Context> context, v8::Local<v8::Value> value,
+                  v8::Local<v8::Object> constructor) {
+  return !value.IsEmpty() && value->IsObject() &&
+         value->InstanceOf(context, constructor).FromMaybe(false);
 }
 
 // A wasm trap: a WebAssembly.RuntimeError, or V8's stack overflow RangeError.
 bool isTrap(v8::Isolate* isolate, v8::Local<v8::Context> context, const WasmApi& api,
             v8::Local<v8::Value> exception) {
-  if (exception.IsEmpty() || !exception->IsObject()) return false;
-  bool isRuntimeError = false;
-  if (exception->InstanceOf(context, api.runtimeError).To(&isRuntimeError) && isRuntimeError)
-    return true;
-  return v8engine::exceptionText(isolate, context, exception) ==
-         "RangeError: Maximum call stack size exceeded";
+  if (isInstanceOf(context, exception, api.runtimeError)) return true;
+  return !exception.IsEmpty() && exception->IsObject() &&
+         v8engine::exceptionText(isolate, context, exception) ==
+             "RangeError: Maximum call stack size exceeded";
 }
 
 RunResult exitedResult(wasi::Host& host) {
@@ -186,7 +198,12 @@ Expected<RunResult> V8Engine::run(const ModuleSource& module, int artifactFd,
     }
     if (isTrap(isolate, context, api, tryCatch.Exception()))
       return trappedResult(caught(isolate, context, tryCatch));
-    return makeError(ErrorCode::kInvalidArgument,
+    // A LinkError is the module's fault; anything else (out of memory for the linear
+    // memory, say) is the environment's.
+    ErrorCode code = isInstanceOf(context, tryCatch.Exception(), api.linkError)
+                         ? ErrorCode::kInvalidArgument
+                         : ErrorCode::kUnavailable;
+    return makeError(code,
                      module.name + ": cannot instantiate: " + caught(isolate, context, tryCatch));
   }
 
