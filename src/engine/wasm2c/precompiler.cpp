@@ -58,8 +58,8 @@ Expected<Bytes> Wasm2cPrecompiler::precompile(const ModuleSource& module) const 
   if (auto ok = writeBytes(d / "guest.wasm", module.bytes); !ok) return fail(ok.error());
   if (auto ok = runTool({toolchain_.wasm2c(), "guest.wasm", "-n", guest, "-o", guest + ".c"}, d,
                         d / "wasm2c.log");
-      !ok)
-    return fail(ok.error());
+      !ok)  // wasm2c 1.0.32 aborts without a message on some proposals (e.g. SIMD)
+    return fail(std::move(ok).error().context("translating the module to C"));
   auto header = readFile(d / (guest + ".h"));
   if (!header) return fail(header.error());
   std::string_view headerText(reinterpret_cast<const char*>(header->data()), header->size());
@@ -76,7 +76,8 @@ Expected<Bytes> Wasm2cPrecompiler::precompile(const ModuleSource& module) const 
   for (std::string arg : {std::string("-I."), std::string("-o"), std::string("guest.so"),
                           guest + ".c", std::string("glue.c"), std::string("-lm")})
     cc.push_back(std::move(arg));
-  if (auto ok = runTool(cc, d, d / "cc.log"); !ok) return fail(ok.error());
+  if (auto ok = runTool(cc, d, d / "cc.log"); !ok)
+    return fail(std::move(ok).error().context("compiling the C translation"));
   auto so = readFile(d / "guest.so");
   if (!so || so->empty())
     return fail(so ? Error{ErrorCode::kInternal, 0, "the compiler wrote no shared object"}
