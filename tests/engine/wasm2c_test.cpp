@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -337,6 +339,27 @@ TEST_F(Wasm2cEngineTest, StubbedImportTrapsNamingIt) {
   EXPECT_EQ(run.result->kind, RunResult::Kind::kTrapped);
   EXPECT_NE(run.result->trapMessage.find("env.host_magic"), std::string::npos)
       << run.result->trapMessage;
+}
+
+// The runtime abort()s when it cannot reserve a memory's 8 GiB; run() must say so first.
+TEST_F(Wasm2cEngineTest, LowAddressSpaceLimitIsAnErrorNotAnAbort) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "ASan's shadow memory does not fit under a 4 GiB RLIMIT_AS";
+#endif
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  ModuleSource hello = fileModule("hello");
+  UniqueFd artifact = memfdWith(precompiled(*engine_, hello));
+  EXPECT_EXIT(
+      {
+        struct rlimit limit;
+        limit.rlim_cur = limit.rlim_max = 4ull << 30;
+        setrlimit(RLIMIT_AS, &limit);
+        GuestRun run = runWith(*engine_, hello, artifact.get());
+        if (run.result) std::exit(1);
+        std::fprintf(stderr, "%s\n", run.result.error().message.c_str());
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "cannot reserve the 8 GiB");
 }
 
 // A fault in host code is a crash, never a wasm trap: a longjmp would skip the C++
