@@ -1,6 +1,8 @@
 #include "engine/wasm2c/loaded_module.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <wasm-rt.h>
 
@@ -27,14 +29,18 @@ Expected<LoadedModule> LoadedModule::load(int fd, std::string_view moduleDigest,
                                           std::string_view loadKey) {
   TRY_VOID(verifyArtifact(fd, moduleDigest, loadKey));
   TRY_VOID(checkRuntimeExported());
-  std::string path = fmt::format("/proc/self/fd/{}", fd);
+  if (::access("/proc/self/fd", X_OK) != 0)
+    return makeSysError("loading a wasm2c shared object needs /proc mounted");
+  UniqueFd own(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!own) return makeSysError("duplicating the artifact fd");
+  std::string path = fmt::format("/proc/self/fd/{}", own.get());
   void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char* why = ::dlerror();
     return makeError(ErrorCode::kInvalidArgument,
                      fmt::format("cannot load the wasm2c shared object: {}", why ? why : "?"));
   }
-  LoadedModule loaded(handle, nullptr);
+  LoadedModule loaded(std::move(own), handle);
   auto* info =
       static_cast<const runwasi_w2c_module_info*>(::dlsym(handle, RUNWASI_W2C_INFO_SYMBOL));
   auto run = reinterpret_cast<runwasi_w2c_run_fn>(::dlsym(handle, RUNWASI_W2C_RUN_SYMBOL));
@@ -47,12 +53,15 @@ Expected<LoadedModule> LoadedModule::load(int fd, std::string_view moduleDigest,
 }
 
 LoadedModule::LoadedModule(LoadedModule&& other) noexcept
-    : handle_(std::exchange(other.handle_, nullptr)), run_(std::exchange(other.run_, nullptr)) {}
+    : fd_(std::move(other.fd_)),
+      handle_(std::exchange(other.handle_, nullptr)),
+      run_(std::exchange(other.run_, nullptr)) {}
 
 LoadedModule& LoadedModule::operator=(LoadedModule&& other) noexcept {
   if (this != &other) {
     if (handle_) ::dlclose(handle_);
     handle_ = std::exchange(other.handle_, nullptr);
+    fd_ = std::move(other.fd_);
     run_ = std::exchange(other.run_, nullptr);
   }
   return *this;

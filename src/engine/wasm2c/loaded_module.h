@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 #include "engine/wasm2c/glue_abi.h"
 
 namespace runwasi::engine::wasm2c {
@@ -25,7 +26,11 @@ class LoadedModule {
   runwasi_w2c_run_fn entry() const { return run_; }
 
  private:
-  LoadedModule(void* handle, runwasi_w2c_run_fn run) : handle_(handle), run_(run) {}
+  LoadedModule(UniqueFd fd, void* handle) : fd_(std::move(fd)), handle_(handle) {}
+  // Our own duplicate of the artifact fd, open as long as the object is loaded: glibc
+  // matches dlopen paths by name, so "/proc/self/fd/N" must not name another file while
+  // this object is still loaded under it.
+  UniqueFd fd_;
   void* handle_ = nullptr;
   runwasi_w2c_run_fn run_ = nullptr;
 };
