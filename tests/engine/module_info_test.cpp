@@ -12,19 +12,20 @@ B header() { return {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}; }
 
 B section(uint8_t id, B body) {
   B s{id, static_cast<uint8_t>(body.size())};
-  s.insert(s.end(), body.begin(), body.end());
+  for (uint8_t b : body) s.push_back(b);
   return s;
 }
 
 B name(std::string_view n) {
   B b{static_cast<uint8_t>(n.size())};
-  b.insert(b.end(), n.begin(), n.end());
+  for (char c : n) b.push_back(static_cast<uint8_t>(c));
   return b;
 }
 
 B cat(std::initializer_list<B> parts) {
   B out;
-  for (const B& p : parts) out.insert(out.end(), p.begin(), p.end());
+  for (const B& p : parts)
+    for (uint8_t b : p) out.push_back(b);
   return out;
 }
 
@@ -66,7 +67,9 @@ TEST(ModuleInfo, RejectsTruncationAnywhere) {
     B cut(m.begin(), m.begin() + static_cast<long>(len));
     auto info = readModuleInfo(cut);
     EXPECT_FALSE(info) << "length " << len;
-    if (!info) EXPECT_NE(info.error().message.find("truncated"), std::string::npos) << info.error().message;
+    if (!info) {
+      EXPECT_NE(info.error().message.find("truncated"), std::string::npos) << info.error().message;
+    }
   }
 }
 

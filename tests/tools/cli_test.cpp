@@ -1,5 +1,6 @@
 // The runwasi CLI from the outside: statuses, messages, flags, on every engine.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include <fmt/core.h>
+#include <fmt/format.h>
 
 #include "common/file.h"
 #include "common/log.h"
@@ -110,12 +110,10 @@ int compile(const Options& o) {
 }
 
 int version() {
-  fmt::print("runwasi {}", RUNWASI_VERSION);
-  for (std::string_view name : engine::engineNames()) {
-    auto eng = engine::makeEngine(name);
-    fmt::print("{} {} {}", name == engine::engineNames().front() ? " (" : ",", name, (*eng)->version());
-  }
-  fmt::print(")\n");
+  std::vector<std::string> engines;
+  for (std::string_view name : engine::engineNames())
+    engines.push_back(fmt::format("{} {}", name, (*engine::makeEngine(name))->version()));
+  fmt::print("runwasi {} ({})\n", RUNWASI_VERSION, fmt::join(engines, "; "));
   return 0;
 }
 
