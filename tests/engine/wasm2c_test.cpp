@@ -213,6 +213,42 @@ TEST_F(Wasm2cEngineTest, CacheKeyFollowsTheFlags) {
   EXPECT_FALSE(runWith(*engineWithoutCompiler(), hello, fd.get()).result.has_value());
 }
 
+// Tool failures are one-line errors quoting the tool, and leave no temp dir behind.
+TEST_F(Wasm2cEngineTest, ToolFailuresAreOneLineErrorsAndLeaveNothingBehind) {
+  TempDir tmp;
+  std::filesystem::path fakeCc = tmp.path() / "fake-cc";
+  std::ofstream(fakeCc) << "#!/bin/sh\n"
+                           "if [ \"$1\" = --version ]; then echo 'fake-cc 1.0'; exit 0; fi\n"
+                           "echo 'guest.c:1: error: no compiler today' >&2\n"
+                           "echo 'second line' >&2\nexit 1\n";
+  std::filesystem::permissions(fakeCc, std::filesystem::perms::owner_all);
+  std::filesystem::path work = tmp.path() / "work";
+  std::filesystem::create_directory(work);
+  const char* oldTmp = std::getenv("TMPDIR");
+  std::string savedTmp = oldTmp ? oldTmp : "";
+  ::setenv("TMPDIR", work.c_str(), 1);
+
+  auto fake = engine::makeWasm2cEngine({"", fakeCc.string(), {}});
+  EXPECT_NE(fake->precompiler()->cacheKey().find("fake-cc 1.0"), std::string::npos);
+  auto failed = fake->precompiler()->precompile(fileModule("hello"));
+  ASSERT_FALSE(failed.has_value());
+  const std::string& message = failed.error().message;
+  EXPECT_NE(message.find("no compiler today"), std::string::npos) << message;
+  EXPECT_NE(message.find("second line"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+
+  auto invalid = engine_->precompiler()->precompile(fileModule("invalid"));
+  ASSERT_FALSE(invalid.has_value());
+  EXPECT_NE(invalid.error().message.find("wasm2c"), std::string::npos) << invalid.error().message;
+  EXPECT_TRUE(engine_->precompiler()->precompile(fileModule("hello")).has_value());
+
+  if (oldTmp)
+    ::setenv("TMPDIR", savedTmp.c_str(), 1);
+  else
+    ::unsetenv("TMPDIR");
+  EXPECT_TRUE(std::filesystem::is_empty(work));
+}
+
 TEST_F(Wasm2cEngineTest, TrapMidRunReleasesEverything) {
   ModuleSource module = watModule("open_then_trap", kOpenThenTrap);
   UniqueFd artifact = memfdWith(precompiled(*engine_, module));
