@@ -10,8 +10,9 @@
 
 namespace runwasi::engine::wasm2c {
 
-// The module name passed to `wasm2c -n`: every generated symbol starts with Z_guest.
-inline constexpr std::string_view kGuestName = "guest";
+// The module name passed to `wasm2c -n`: every generated symbol starts with Z_runwasi_guest (a
+// name no real import module uses, as an import module "guest" would clash).
+inline constexpr std::string_view kGuestName = "runwasi_guest";
 
 // wasm2c 1.0.32's name mangling of one name component ("a-b" -> "aZ2Db", "Z" -> "Z5A").
 std::string mangleName(std::string_view name);
