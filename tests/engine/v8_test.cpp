@@ -297,6 +297,28 @@ TEST_F(V8EngineTest, DamagedArtifactsFallBackToCompiling) {
   }
 }
 
+// A payload that passes our checks but that V8 refuses (its own header says another V8
+// or other flags): V8 compiles the wire bytes instead, through the same streaming route.
+TEST_F(V8EngineTest, PayloadV8RefusesFallsBackToCompiling) {
+  ModuleSource exit1 = makeModuleSource("exit1.wasm", exitModule(1));
+  ModuleSource exit2 = makeModuleSource("exit2.wasm", exitModule(2));
+  Bytes swapped = relabelledArtifact(exit1, exit2);
+  ASSERT_GT(swapped.size(), kArtifactHeaderSize + 16);
+  Bytes payload(swapped.begin() + kArtifactHeaderSize, swapped.end());
+  for (size_t at : {size_t{0}, size_t{4}, size_t{12}}) {  // V8's magic, version and flag hashes
+    SCOPED_TRACE("V8 header byte " + std::to_string(at));
+    Bytes refused = payload;
+    refused[at] ^= 0x01;
+    RecordingHost host;
+    RunResult r = run(exit2,
+                      v8engine::encodeArtifact(refused, v8engine::moduleDigest("", exit2.bytes),
+                                               precompiler().cacheKey()),
+                      host);
+    EXPECT_EQ(r.kind, RunResult::Kind::kExited);
+    EXPECT_EQ(r.exitCode, 2u);
+  }
+}
+
 TEST_F(V8EngineTest, UnreadableArtifactFdFallsBackToCompiling) {
   ModuleSource exit2 = makeModuleSource("exit2.wasm", exitModule(2));
   int pipeFds[2];
