@@ -97,8 +97,8 @@ Expected<v8::Local<v8::WasmModuleObject>> load(v8::Isolate* isolate, v8::Local<v
                 .ToLocal(&loaded);
   if (!accepted) log::warn("v8: {}: V8 rejected the precompiled artifact; compiling", module.name);
   if (ok) {
-    log::debug("v8: {}: loaded {} from the artifact", module.name, accepted ? "code" : "nothing");
-    return loaded;
+    if (accepted) log::debug("v8: {}: loaded from the precompiled artifact", module.name);
+    return loaded;  // (when V8 rejected the payload, it compiled the bytes instead)
   }
   log::warn("v8: {}: loading the artifact failed ({}); compiling", module.name,
             caught(isolate, context, tryCatch));
