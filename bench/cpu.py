@@ -12,7 +12,8 @@ only clang and wasm-ld, so it cannot find binaryen's wasm-opt). Then, for each p
                              `runwasi compile --engine E --cache-dir DIR` (timed separately,
                              from an empty cache), so compile time is excluded from the run
   node / node --no-liftoff   node's node:wasi through bench/node-wasi-run.mjs (the peer)
-Each is run RUNS times (default 5) and the best wall time kept; every run's stdout must
+Each is run RUNS times (default 5), interleaved (every round runs every runtime once, so
+load from elsewhere hits all alike), and the best wall time kept; every run's stdout must
 equal native's (each program prints a checksum). Start-up: the hello module's start-to-exit
 wall time, median of --start-runs (default 20), per engine precompiled and with --no-cache,
 plus node and a native hello for reference.
@@ -134,24 +135,38 @@ def runtimes(runwasi, engines, cache_dirs):
     return rts
 
 
-def best_of(cmd, runs, expect):
-    best = math.inf
+def best_interleaved(cmds, runs, expect):
+    """Best wall time of each command over `runs` rounds; each round runs every command once,
+    so a burst of load from elsewhere on a shared machine hits all of them alike.
+    Returns {label: seconds or None} and {label: problem}."""
+    best = {label: math.inf for label in cmds}
+    problems = {}
     for _ in range(runs):
-        secs, rc, out, err = timed(cmd)
-        if rc != 0 or out != expect:
-            return None, f"rc={rc} stdout={out[:120]!r} stderr={err[-300:]!r}"
-        best = min(best, secs)
-    return best, None
+        for label, cmd in cmds.items():
+            if label in problems:
+                continue
+            secs, rc, out, err = timed(cmd)
+            if rc != 0 or out != expect:
+                problems[label] = f"rc={rc} stdout={out[:120]!r} stderr={err[-300:]!r}"
+            else:
+                best[label] = min(best[label], secs)
+    return {l: (None if l in problems else v) for l, v in best.items()}, problems
 
 
-def median_of(cmd, runs, expect):
-    times = []
+def median_interleaved(cmds, runs, expect):
+    """Median wall time of each command over `runs` interleaved rounds (see best_interleaved)."""
+    times = {label: [] for label in cmds}
+    problems = {}
     for _ in range(runs):
-        secs, rc, out, err = timed(cmd)
-        if rc != 0 or out != expect:
-            return None, f"rc={rc} stdout={out[:120]!r} stderr={err[-300:]!r}"
-        times.append(secs)
-    return statistics.median(times), None
+        for label, cmd in cmds.items():
+            if label in problems:
+                continue
+            secs, rc, out, err = timed(cmd)
+            if rc != 0 or out != expect:
+                problems[label] = f"rc={rc} stdout={out[:120]!r} stderr={err[-300:]!r}"
+            else:
+                times[label].append(secs)
+    return {l: (None if l in problems else statistics.median(t)) for l, t in times.items()}, problems
 
 
 def geomean(values):
@@ -244,37 +259,31 @@ def main():
         if rc != 0:
             die(f"native {p} failed: rc={rc} {err!r}")
         expected[p] = out
-        best, problem = best_of([native[p]], opts.runs, out)
-        results[("native", p)] = best
-        log(f"native {p}: {best:.3f} s  {out.decode().strip()}")
-        for rt in rts:
-            best, problem = best_of(rt.cmd(wasm[p]), opts.runs, out)
-            if problem:
-                errors.append(f"{rt.label} {p}: {problem}")
-                log(f"{rt.label} {p}: FAILED {problem}")
+        cmds = {"native": [native[p]], **{rt.label: rt.cmd(wasm[p]) for rt in rts}}
+        best, problems = best_interleaved(cmds, opts.runs, out)
+        if best["native"] is None:
+            die(f"native {p} is not deterministic: {problems['native']}")
+        log(f"native {p}: {best['native']:.3f} s  {out.decode().strip()}")
+        for label, v in best.items():
+            results[(label, p)] = v
+            if label == "native":
+                continue
+            if v is None:
+                errors.append(f"{label} {p}: {problems[label]}")
+                log(f"{label} {p}: FAILED {problems[label]}")
             else:
-                log(f"{rt.label} {p}: {best:.3f} s ({best / results[('native', p)]:.2f}x)")
-            results[(rt.label, p)] = best
+                log(f"{label} {p}: {v:.3f} s ({v / best['native']:.2f}x)")
 
-    start = {}  # row label -> median seconds
-    med, problem = median_of([hello_native], opts.start_runs, HELLO_OUT)
-    start["native hello (gcc)"] = med
+    cmds = {"native hello (gcc)": [hello_native]}
     for engine in sorted(engines):
         base = [runwasi, "run", "--engine", engine, "--cache-dir", cache_dirs[engine]]
-        for label, cmd in ((f"runwasi {engine}, precompiled", [*base, hello]),
-                           (f"runwasi {engine}, --no-cache", [*base, "--no-cache", hello])):
-            med, problem = median_of(cmd, opts.start_runs if "precompiled" in label else max(3, opts.start_runs // 4), HELLO_OUT)
-            if problem:
-                errors.append(f"{label}: {problem}")
-            start[label] = med
-            log(f"{label}: {fmt_ms(med)} ms")
-    for rt in rts:
-        if rt.engine is None:
-            med, problem = median_of(rt.cmd(hello), opts.start_runs, HELLO_OUT)
-            if problem:
-                errors.append(f"{rt.label} hello: {problem}")
-            start[rt.label] = med
-            log(f"{rt.label} hello: {fmt_ms(med)} ms")
+        cmds[f"runwasi {engine}, precompiled"] = [*base, hello]
+        cmds[f"runwasi {engine}, --no-cache"] = [*base, "--no-cache", hello]
+    cmds.update({rt.label: rt.cmd(hello) for rt in rts if rt.engine is None})
+    start, problems = median_interleaved(cmds, opts.start_runs, HELLO_OUT)  # label -> seconds
+    errors.extend(f"{label} hello: {problem}" for label, problem in problems.items())
+    for label, v in start.items():
+        log(f"{label} hello: {fmt_ms(v)} ms")
 
     report = render(programs, rts, results, start, compile_s, sorted(engines), errors, opts)
     if opts.doc:
@@ -307,8 +316,7 @@ def render(programs, rts, results, start, compile_s, engines, errors, opts):
         lines.append("|---|" + "---|" * (len(programs) + 1))
         for e in engines:
             lines.append(f"| {e} | " + " | ".join(fmt_s(compile_s.get((e, p))) for p in [*programs, "hello"]) + " |")
-    lines.append(f"\n### Start-to-exit of hello.wasm, median wall-clock ms "
-                 f"({opts.start_runs} runs; --no-cache rows {max(3, opts.start_runs // 4)})\n")
+    lines.append(f"\n### Start-to-exit of hello.wasm, median wall-clock ms ({opts.start_runs} runs)\n")
     lines.append("| runtime | ms |")
     lines.append("|---|---|")
     for label, v in start.items():
@@ -355,7 +363,8 @@ def render_doc(report, results, start, engines, opts, runwasi):
              "`runwasi compile --engine E --cache-dir DIR module.wasm`; compile time (from an empty "
              "cache) is reported separately. Peers: node's `node:wasi` via `bench/node-wasi-run.mjs`, "
              "default flags and `--no-liftoff`.",
-             f"- Wall-clock time of the whole process (spawn to exit), best of {opts.runs}. Start-up: "
+             f"- Wall-clock time of the whole process (spawn to exit), best of {opts.runs} rounds; each "
+             "round runs every runtime once, so load from elsewhere hits all of them alike. Start-up: "
              f"median of {opts.start_runs} runs of `tests/modules/hello.c`.",
              "- The VM is shared and noisy (±20% between runs is normal).", "",
              "## Machine", "",
