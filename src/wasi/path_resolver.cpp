@@ -30,7 +30,9 @@ Result<UniqueFd> PathResolver::open(int dirFd, std::string_view path, int flags,
   const std::string cpath(path);
   open_how how{};
   how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+  // (O_TMPFILE includes the O_DIRECTORY bit, so test it whole.)
+  const bool creates = (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE;
+  how.mode = creates ? mode : 0;  // openat2 rejects a mode it would not use
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   for (int attempt = 0;; ++attempt) {
     long fd = syscall(SYS_openat2, dirFd, cpath.c_str(), &how, sizeof how);
