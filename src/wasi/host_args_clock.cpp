@@ -82,6 +82,7 @@ Errno HostImpl::writeStrings(M m, const std::vector<std::string>& strings, uint3
   for (size_t i = 0; i < strings.size(); ++i) {
     m.store<uint32_t>(ptrs + i * sizeof(uint32_t), static_cast<uint32_t>(offset));
     auto dest = m.bytes(offset, strings[i].size() + 1);
+    if (!dest) return Errno::kFault;  // (checked above; kept for the invariant)
     std::memcpy(dest->data(), strings[i].c_str(), strings[i].size() + 1);
     offset += strings[i].size() + 1;
   }

@@ -168,10 +168,15 @@ TEST_F(FdTest, CloseAndRenumber) {
   EXPECT_EQ(call(F::fd_renumber, {b, b}), Errno::kSuccess);
   EXPECT_EQ(call(F::fd_close, {b}), Errno::kSuccess);
   EXPECT_EQ(call(F::fd_close, {b}), Errno::kBadf);
-  // Closing a preopen is allowed; new fds reuse the lowest free number from 3.
+  // Closing a preopen is allowed; a new fd then takes the lowest free number from 3.
+  Fd keep = 0;
+  ASSERT_EQ(open(kRoot, ".", oflag::kDirectory, right::kPathOpen, 0, &keep), Errno::kSuccess);
   EXPECT_EQ(call(F::fd_close, {kRoot}), Errno::kSuccess);
   Fdstat st{};
   EXPECT_EQ(fdstat(kRoot, &st), Errno::kBadf);
+  Fd reused = 0;
+  ASSERT_EQ(open(keep, "g", 0, 0, 0, &reused), Errno::kSuccess);
+  EXPECT_EQ(reused, kRoot);
 }
 
 TEST_F(FdTest, RenumberOverAPreopenDropsItsPrestat) {
