@@ -376,7 +376,8 @@ def render_doc(report, results, start, engines, opts, runwasi):
              "## Reproduce", "",
              "```sh",
              "cmake -S . -B build-bench -G Ninja && ninja -C build-bench",
-             f"python3 bench/cpu.py --runwasi build-bench/tools/runwasi -n {opts.runs} "
+             f"python3 bench/cpu.py --runwasi {os.path.relpath(runwasi, REPO) if runwasi else 'build/tools/runwasi'} "
+             f"-n {opts.runs} "
              f"--start-runs {opts.start_runs} --doc > docs/benchmarks.md",
              "```", "",
              "## Results", "", report, "",
