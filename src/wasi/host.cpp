@@ -112,8 +112,10 @@ Expected<void> HostImpl::openPreopens() {
       fd.reset(open(preopen.hostPath.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!fd) {
       const int err = errno;
-      return makeSysError(fmt::format("preopen \"{}\": cannot open directory", preopen.hostPath),
-                          err);
+      auto error =
+          makeSysError(fmt::format("preopen \"{}\": cannot open directory", preopen.hostPath), err);
+      if (err == ENOTDIR) error.value().code = ErrorCode::kInvalidArgument;  // a bad config
+      return error;
     }
     FdEntry entry;
     entry.host = std::move(fd);

@@ -1,4 +1,6 @@
 // Host::create: preopens, stdio and sockets; the function table.
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@ TEST_F(HostCreateTest, MissingPreopenNamesThePath) {
                                       "\": cannot open directory: No such file or "
                                       "directory");
   EXPECT_EQ(host.error().sysErrno, ENOENT);
+  EXPECT_EQ(host.error().code, ErrorCode::kNotFound);
 }
 
 TEST_F(HostCreateTest, NonDirectoryPreopenFails) {
@@ -31,6 +34,7 @@ TEST_F(HostCreateTest, NonDirectoryPreopenFails) {
   ASSERT_FALSE(host);
   EXPECT_EQ(host.error().message,
             "preopen \"" + outside("file") + "\": cannot open directory: Not a directory");
+  EXPECT_EQ(host.error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST_F(HostCreateTest, PreopensAreNumberedInOrderThenSockets) {
@@ -76,6 +80,32 @@ TEST_F(HostCreateTest, ClosedStdioLeavesTheGuestFdClosed) {
   Fdstat st{};
   EXPECT_EQ(fdstat(0, &st), Errno::kBadf);
   EXPECT_EQ(fdstat(2, &st), Errno::kSuccess);
+}
+
+TEST_F(HostCreateTest, StdioRightsFollowTheHostFd) {
+  UniqueFd devNull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  Config config = defaultConfig();
+  config.stdinFd = devNull.get();
+  UniqueFd tty(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (tty) config.stderrFd = tty.get();
+  writeHostFile(outside("out"), "");
+  UniqueFd file(::open(outside("out").c_str(), O_WRONLY | O_CLOEXEC));
+  config.stdoutFd = file.get();
+  createHost(std::move(config));
+  Fdstat st{};
+  ASSERT_EQ(fdstat(0, &st), Errno::kSuccess);
+  EXPECT_EQ(st.fsFiletype, Filetype::kCharacterDevice);
+  EXPECT_NE(st.fsRightsBase & right::kFdSeek, 0u);  // not a terminal: seekable as far as we know
+  ASSERT_EQ(fdstat(1, &st), Errno::kSuccess);
+  EXPECT_EQ(st.fsFiletype, Filetype::kRegularFile);
+  EXPECT_EQ(st.fsRightsBase, right::kRegularFile);
+  if (tty) {
+    // A terminal has no seek/tell rights: that is how wasi-libc's isatty() recognises it.
+    ASSERT_EQ(fdstat(2, &st), Errno::kSuccess);
+    EXPECT_EQ(st.fsFiletype, Filetype::kCharacterDevice);
+    EXPECT_EQ(st.fsRightsBase & (right::kFdSeek | right::kFdTell), 0u);
+    EXPECT_NE(st.fsRightsBase & right::kFdWrite, 0u);
+  }
 }
 
 TEST_F(HostCreateTest, HostFdsAreDupsOwnedByTheHost) {

@@ -50,6 +50,20 @@ TEST_F(PathTest, OpenDirectories) {
   EXPECT_EQ(open(kRoot, "d", 0, right::kFdWrite, 0, &fd), Errno::kIsdir);
 }
 
+TEST_F(PathTest, OpenFifoDoesNotBlockAndNonblockIsKept) {
+  ASSERT_EQ(mkfifo(hostPath("fifo").c_str(), 0600), 0);
+  Fd fd = 0;
+  ASSERT_EQ(open(kRoot, "fifo", 0, right::kFdRead, 0, &fd), Errno::kSuccess);  // no writer yet
+  Fdstat st{};
+  ASSERT_EQ(fdstat(fd, &st), Errno::kSuccess);
+  EXPECT_EQ(st.fsFiletype, Filetype::kUnknown);
+  EXPECT_EQ(st.fsFlags, 0);  // blocking, as asked
+  Fd dir = 0;
+  ASSERT_EQ(open(kRoot, ".", 0, 0, 0, &dir, fdflag::kNonblock), Errno::kSuccess);
+  ASSERT_EQ(fdstat(dir, &st), Errno::kSuccess);
+  EXPECT_EQ(st.fsFlags, fdflag::kNonblock);
+}
+
 TEST_F(PathTest, OpenRightsInheritance) {
   fs::create_directory(hostPath("d"));
   writeHostFile(hostPath("d/f"), "data");
