@@ -18,6 +18,9 @@ struct FdEntry {
   // The sync fdflags it was opened with: Linux cannot report O_RSYNC apart from O_SYNC.
   uint16_t syncFlags = 0;
   std::optional<std::string> preopenName;  // the guest path of a preopened directory
+  // fd_readdir's own open of the directory (opened on first use): its position is moved to
+  // each call's cookie, so the guest's cookies stay positions in one directory stream.
+  UniqueFd readdirStream;
 
   bool isDirectory() const { return type == Filetype::kDirectory; }
   bool isSocket() const {

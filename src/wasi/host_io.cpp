@@ -116,10 +116,10 @@ Errno HostImpl::fd_pwrite(M m, uint32_t fd, uint32_t iovs, uint32_t iovsLen, uin
       pwritev(hostFd, iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset)));
 }
 
-// Entries come from getdents64 on a fresh descriptor of the directory, positioned at the
-// cookie, which is the kernel's d_off (the position after an entry): so `.` and `..` are
-// included and a d_next cookie resumes right after its entry. The last entry is truncated
-// to fill the buffer, as the spec says; bufused == buf_len then tells the guest to go on.
+// Entries come from getdents64 on the entry's directory stream, positioned at the cookie,
+// which is the kernel's d_off (the position after an entry): so `.` and `..` are included
+// and a d_next cookie resumes right after its entry. The last entry is truncated to fill
+// the buffer, as the spec says; bufused == buf_len then tells the guest to go on.
 Errno HostImpl::fd_readdir(M m, uint32_t fd, uint32_t buf, uint32_t bufLen, uint64_t cookie,
                            uint32_t bufUsedOut) {
   WASI_TRY(FdEntry * entry, fds_.get(fd, right::kFdReaddir));
@@ -128,14 +128,18 @@ Errno HostImpl::fd_readdir(M m, uint32_t fd, uint32_t buf, uint32_t bufLen, uint
   WASI_CHECK(checkOut(m, bufUsedOut, sizeof(uint32_t)));
   if (cookie > INT64_MAX) return Errno::kInval;
 
-  UniqueFd dir(openat(entry->host.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) return lastErrno();
-  if (cookie != 0 && lseek(dir.get(), static_cast<off_t>(cookie), SEEK_SET) < 0) return lastErrno();
+  // A stream of our own: the guest's fd may be O_PATH, and its position is not ours to move.
+  if (!entry->readdirStream) {
+    entry->readdirStream.reset(openat(entry->host.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!entry->readdirStream) return lastErrno();
+  }
+  const int dir = entry->readdirStream.get();
+  if (lseek(dir, static_cast<off_t>(cookie), SEEK_SET) < 0) return lastErrno();
 
   alignas(LinuxDirent64) std::byte records[32 * 1024];
   size_t used = 0;
   while (used < out->size()) {
-    long n = syscall(SYS_getdents64, dir.get(), records, sizeof records);
+    long n = syscall(SYS_getdents64, dir, records, sizeof records);
     if (n < 0) return lastErrno();
     if (n == 0) break;  // end of directory
     for (long pos = 0; pos < n && used < out->size();) {
@@ -146,7 +150,7 @@ Errno HostImpl::fd_readdir(M m, uint32_t fd, uint32_t buf, uint32_t bufLen, uint
       dirent.dNext = static_cast<uint64_t>(rec->d_off);
       dirent.dIno = rec->d_ino;
       dirent.dNamlen = static_cast<uint32_t>(nameLen);
-      dirent.dType = direntType(rec->d_type, dir.get(), rec->d_name);
+      dirent.dType = direntType(rec->d_type, dir, rec->d_name);
       // Header then name, cut at the end of the buffer.
       size_t take = std::min(sizeof dirent, out->size() - used);
       std::memcpy(out->data() + used, &dirent, take);

@@ -1,5 +1,9 @@
 // fd_readdir: entries with `.` and `..`, cookies, truncation.
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <map>
 #include <set>
@@ -114,6 +118,77 @@ TEST_F(ReaddirTest, ManyEntriesThroughASmallBuffer) {
     cookie = entries.back().dirent.dNext;
   }
   EXPECT_EQ(seen.size(), 302u);
+}
+
+// The `rm -rf` pattern: unlink what each call returned, then continue from its cookie.
+TEST_F(ReaddirTest, DeletingWhileListingSeesEveryEntry) {
+  for (int i = 0; i < 200; ++i) writeHostFile(hostPath("victim." + std::to_string(i)), "");
+  int removed = 0;
+  uint64_t cookie = 0;
+  for (int calls = 0; calls < 1000; ++calls) {
+    std::vector<Entry> entries;
+    uint32_t used = 0;
+    ASSERT_EQ(readdir(kRoot, 200, cookie, &entries, &used), Errno::kSuccess);
+    for (const Entry& e : entries) {
+      if (e.name == "." || e.name == "..") continue;
+      ASSERT_EQ(pathCall(F::path_unlink_file, kRoot, e.name), Errno::kSuccess) << e.name;
+      ++removed;
+    }
+    if (used < 200) break;
+    cookie = entries.back().dirent.dNext;
+  }
+  EXPECT_EQ(removed, 200);
+  // A new entry shows up when the listing starts over.
+  writeHostFile(hostPath("late"), "");
+  std::vector<Entry> entries;
+  uint32_t used = 0;
+  ASSERT_EQ(readdir(kRoot, 1024, 0, &entries, &used), Errno::kSuccess);
+  EXPECT_EQ(entries.size(), 3u);
+}
+
+// The same on an overlayfs directory merged from two layers (a container rootfs), whose
+// positions are indexes into a listing the kernel snapshots per open directory: the host
+// must keep one open stream, or deleted entries shift the positions and others get skipped.
+// Runs in a child in its own mount namespace, so the mount cannot outlive the test.
+TEST_F(ReaddirTest, DeletingWhileListingOnOverlayfs) {
+  const std::string lower = outside("lower"), upper = outside("upper"), work = outside("work"),
+                    merged = outside("merged");
+  for (const auto& d : {lower, upper, work, merged}) std::filesystem::create_directory(d);
+  std::filesystem::create_directory(lower + "/m");
+  for (int i = 0; i < 300; ++i) writeHostFile(lower + "/m/low." + std::to_string(i), "");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr))
+      _exit(77);
+    const std::string options = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work;
+    if (mount("overlay", merged.c_str(), "overlay", 0, options.c_str()) != 0) _exit(77);
+    for (int i = 0; i < 10; ++i) writeHostFile(merged + "/m/up." + std::to_string(i), "");
+    Config config = defaultConfig();
+    config.preopens = {{merged + "/m", "/"}};
+    createHost(std::move(config));
+    int removed = 0;
+    uint64_t cookie = 0;
+    for (int calls = 0; calls < 1000; ++calls) {
+      std::vector<Entry> entries;
+      uint32_t used = 0;
+      arena_ = 1024;
+      if (readdir(kRoot, 256, cookie, &entries, &used) != Errno::kSuccess) _exit(2);
+      for (const Entry& e : entries) {
+        if (e.name == "." || e.name == "..") continue;
+        if (pathCall(F::path_unlink_file, kRoot, e.name) != Errno::kSuccess) _exit(3);
+        ++removed;
+      }
+      if (used < 256) break;
+      cookie = entries.back().dirent.dNext;
+    }
+    _exit(removed == 310 && std::filesystem::is_empty(merged + "/m") ? 0 : 4);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "cannot mount overlayfs here (needs root)";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "2: readdir failed, 3: unlink failed, 4: entries missed";
 }
 
 TEST_F(ReaddirTest, Errors) {

@@ -10,7 +10,9 @@
 namespace runwasi::wasi::test {
 
 TempDir::TempDir() {
-  std::string tmpl = "/tmp/wasi_test.XXXXXX";
+  // WASI_TEST_TMPDIR runs the suite on another file system (tmpfs, overlayfs, ...).
+  const char* base = getenv("WASI_TEST_TMPDIR");
+  std::string tmpl = std::string(base ? base : "/tmp") + "/wasi_test.XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = tmpl;
 }
