@@ -2,20 +2,30 @@
 
 #include <fmt/format.h>
 
-#include "engine/v8/v8_engine.h"
 #include "engine/wasm2c/wasm2c_engine.h"
+#ifdef RUNWASI_V8_PLUGIN
+#include "engine/plugin.h"
+#else
+#include "engine/v8/v8_engine.h"
+#endif
 
 namespace runwasi::engine {
 namespace {
 
 struct Entry {
   std::string_view name;
-  std::unique_ptr<Engine> (*make)();
+  Expected<std::unique_ptr<Engine>> (*make)();
 };
 
+// The default engine first. This file is built twice: linking every engine in
+// (runwasi_engines), and with V8 as a plugin loaded on demand (runwasi_engines_lazy).
 constexpr Entry kEngines[] = {
-    {"v8", makeV8Engine},
-    {"wasm2c", makeWasm2cEngine},
+#ifdef RUNWASI_V8_PLUGIN
+    {"v8", [] { return loadEnginePlugin(RUNWASI_V8_PLUGIN); }},
+#else
+    {"v8", []() -> Expected<std::unique_ptr<Engine>> { return makeV8Engine(); }},
+#endif
+    {"wasm2c", []() -> Expected<std::unique_ptr<Engine>> { return makeWasm2cEngine(); }},
 };
 
 }  // namespace
