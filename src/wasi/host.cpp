@@ -136,6 +136,9 @@ Expected<void> HostImpl::adoptSockets() {
       return makeSysError(fmt::format("socket fd {}: cannot hand it to the guest", socketFd),
                           EBADF);
     }
+    if (!entry->isSocket())
+      return makeError(ErrorCode::kInvalidArgument,
+                       fmt::format("socket fd {}: not a socket", socketFd));
     fds_.put(guestFd++, std::move(*entry));
   }
   return {};

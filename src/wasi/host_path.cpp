@@ -117,7 +117,14 @@ Errno HostImpl::path_link(M m, uint32_t oldFd, uint32_t oldFlags, uint32_t oldPa
   if (oldFlags & kLookupSymlinkFollow) {
     // Link what the path resolves to (inside the sandbox).
     WASI_TRY(UniqueFd source, PathResolver::open(oldDir->host.get(), oldGuestPath, O_PATH));
-    return check(linkat(source.get(), "", to.dir.get(), to.syscallName().c_str(), AT_EMPTY_PATH));
+    if (linkat(source.get(), "", to.dir.get(), to.syscallName().c_str(), AT_EMPTY_PATH) == 0)
+      return Errno::kSuccess;
+    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the fd's /proc link does not. (The host
+    // names that link itself: it is the already resolved source, not a guest path.)
+    if (errno != ENOENT) return lastErrno();
+    const std::string procPath = "/proc/self/fd/" + std::to_string(source.get());
+    return check(linkat(AT_FDCWD, procPath.c_str(), to.dir.get(), to.syscallName().c_str(),
+                        AT_SYMLINK_FOLLOW));
   }
   WASI_TRY(auto from, PathResolver::parent(oldDir->host.get(), oldGuestPath));
   if (from.trailingSlash) {

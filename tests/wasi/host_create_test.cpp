@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include "common/unique_fd.h"
 #include "wasi/function_table.h"
 #include "wasi_test_fixture.h"
@@ -71,6 +73,15 @@ TEST_F(HostCreateTest, BadSocketFdFails) {
   auto host = Host::create(std::move(config));
   ASSERT_FALSE(host);
   EXPECT_NE(host.error().message.find("socket fd 987654"), std::string::npos);
+}
+
+TEST_F(HostCreateTest, NonSocketInSocketsFails) {
+  UniqueFd devNull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  Config config = defaultConfig();
+  config.sockets = {devNull.get()};
+  auto host = Host::create(std::move(config));
+  ASSERT_FALSE(host);
+  EXPECT_EQ(host.error().message, fmt::format("socket fd {}: not a socket", devNull.get()));
 }
 
 TEST_F(HostCreateTest, ClosedStdioLeavesTheGuestFdClosed) {

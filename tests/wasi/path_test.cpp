@@ -223,9 +223,17 @@ TEST_F(PathTest, Link) {
   uint32_t other2 = putString("other2");
   EXPECT_EQ(call(F::path_link, {kRoot, kLookupSymlinkFollow, dangling, 8, kRoot, other2, 6}),
             Errno::kNoent);
+  // With symlink_follow, the link's target is what gets linked.
+  ASSERT_EQ(symlink("file", hostPath("tofile").c_str()), 0);
+  uint32_t tofile = putString("tofile");
+  ASSERT_EQ(call(F::path_link, {kRoot, kLookupSymlinkFollow, tofile, 6, kRoot, other2, 6}),
+            Errno::kSuccess);
+  EXPECT_FALSE(fs::is_symlink(hostPath("other2")));
+  EXPECT_EQ(fs::hard_link_count(hostPath("file")), 3u);
+  uint32_t other3 = putString("other3");
   ASSERT_EQ(dropRights(kRoot, right::kPathLinkTarget, 0), Errno::kSuccess);
-  EXPECT_EQ(call(F::path_link, {kRoot, 0, file, 4, kRoot, other2, 6}), Errno::kNotcapable);
-  EXPECT_EQ(call(F::path_link, {99, 0, file, 4, kRoot, other2, 6}), Errno::kBadf);
+  EXPECT_EQ(call(F::path_link, {kRoot, 0, file, 4, kRoot, other3, 6}), Errno::kNotcapable);
+  EXPECT_EQ(call(F::path_link, {99, 0, file, 4, kRoot, other3, 6}), Errno::kBadf);
 }
 
 TEST_F(PathTest, ReadlinkTruncates) {
