@@ -224,5 +224,40 @@ TEST_F(PathEscapeTest, RaceSwappingADirectoryForAnEscapingSymlink) {
   expectOutsideUntouched();
 }
 
+// The same race for the functions that act on a parent directory and a name: creating,
+// removing and renaming through the swapped directory never touches the outside.
+TEST_F(PathEscapeTest, RaceOnParentDirectoryFunctions) {
+  fs::create_directory(hostPath("swap"));
+  fs::create_symlink(outside("outside"), hostPath("alt"));
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    while (!stop) {
+      renameat2(AT_FDCWD, hostPath("swap").c_str(), AT_FDCWD, hostPath("alt").c_str(),
+                RENAME_EXCHANGE);
+    }
+  });
+  int done = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  while (std::chrono::steady_clock::now() < deadline) {
+    arena_ = 1024;
+    Fd fd = 0;
+    if (open(kRoot, "swap/new", oflag::kCreat, 0, 0, &fd) == Errno::kSuccess) {
+      call(F::fd_close, {fd});
+      ++done;
+    }
+    if (pathCall(F::path_unlink_file, kRoot, "swap/new") == Errno::kSuccess) ++done;
+    if (pathCall(F::path_unlink_file, kRoot, "swap/secret") == Errno::kSuccess) ++done;
+    if (pathCall(F::path_create_directory, kRoot, "swap/d") == Errno::kSuccess) ++done;
+    if (pathCall(F::path_remove_directory, kRoot, "swap/d") == Errno::kSuccess) ++done;
+    if (open(kRoot, "swap/a", oflag::kCreat, 0, 0, &fd) == Errno::kSuccess) call(F::fd_close, {fd});
+    uint32_t from = putString("swap/a"), to = putString("swap/b");
+    if (call(F::path_rename, {kRoot, from, 6, kRoot, to, 6}) == Errno::kSuccess) ++done;
+  }
+  stop = true;
+  swapper.join();
+  EXPECT_GT(done, 10);
+  expectOutsideUntouched();
+}
+
 }  // namespace
 }  // namespace runwasi::wasi::test
