@@ -1,4 +1,13 @@
 // The concrete WASI host behind Host: the fd table plus one member per WASI function.
+//
+// Semantics chosen where the spec leaves room (each one also noted at its function):
+// - Rights: every function checks the rights the spec names (ENOTCAPABLE), before any side
+//   effect; path_open grants what was asked masked by the directory's inheriting rights and
+//   by what the file type can use (a directory never gets fd_read/fd_seek, say).
+// - Paths resolve beneath their directory fd (PathResolver); escapes are ENOTCAPABLE.
+// - Results are written only after every pointer was checked: EFAULT leaves no side effect.
+// - proc_exit and terminating proc_raise signals set exitCode() and return; the engine
+//   unwinds. fd_pwrite writes at its offset even in append mode (POSIX, not Linux).
 #pragma once
 
 #include <sys/stat.h>
