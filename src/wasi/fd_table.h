@@ -1,6 +1,10 @@
 // The guest's file descriptors: host fds with their WASI type, rights and flags.
 #pragma once
 
+#include <poll.h>
+#include <sys/types.h>
+
+#include <cerrno>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +22,9 @@ struct FdEntry {
   // The sync fdflags it was opened with: Linux cannot report O_RSYNC apart from O_SYNC.
   uint16_t syncFlags = 0;
   std::optional<std::string> preopenName;  // the guest path of a preopened directory
+  // The host fd is non-blocking but the guest never asked for that (a borrowed stdio fd,
+  // say): reads and writes wait for readiness, and fdstat does not report nonblock.
+  bool blockingEmulated = false;
   // fd_readdir's own open of the directory (opened on first use): its position is moved to
   // each call's cookie, so the guest's cookies stay positions in one directory stream.
   UniqueFd readdirStream;
@@ -26,6 +33,10 @@ struct FdEntry {
   bool isSocket() const {
     return type == Filetype::kSocketStream || type == Filetype::kSocketDgram;
   }
+  // Runs `io` (a read or write returning ssize_t) and, when the guest sees this fd as
+  // blocking but the host fd is not, waits for `events` (POLLIN/POLLOUT) and retries.
+  template <typename Io>
+  ssize_t blockingIo(short events, Io io) const;
 };
 
 // The guest's fd numbers. New descriptors take the lowest free number from 3 up, so a
@@ -50,5 +61,17 @@ class FdTable {
   static constexpr Fd kFirstAllocated = 3;
   std::vector<std::optional<FdEntry>> entries_;
 };
+
+template <typename Io>
+ssize_t FdEntry::blockingIo(short events, Io io) const {
+  for (;;) {
+    ssize_t n = io();
+    if (n >= 0 || errno != EAGAIN || !blockingEmulated) return n;
+    struct pollfd pfd {
+      host.get(), events, 0
+    };
+    if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return -1;
+  }
+}
 
 }  // namespace runwasi::wasi

@@ -70,6 +70,8 @@ Result<FdEntry> adopt(int hostFd) {
   FdEntry entry;
   entry.type = filetypeOf(st, fd.get());
   std::tie(entry.base, entry.inheriting) = rightsFor(entry.type, fd.get());
+  const int fl = fcntl(fd.get(), F_GETFL);
+  entry.blockingEmulated = fl >= 0 && (fl & O_NONBLOCK);
   entry.host = std::move(fd);
   return entry;
 }

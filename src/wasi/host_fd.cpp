@@ -25,7 +25,7 @@ uint16_t fdflagsOf(const FdEntry& entry) {
   uint16_t flags = entry.syncFlags;
   if (fl >= 0) {
     if (fl & O_APPEND) flags |= fdflag::kAppend;
-    if (fl & O_NONBLOCK) flags |= fdflag::kNonblock;
+    if ((fl & O_NONBLOCK) && !entry.blockingEmulated) flags |= fdflag::kNonblock;
   }
   return flags;
 }
@@ -141,9 +141,15 @@ Errno HostImpl::fd_fdstat_set_flags(M, uint32_t fd, uint32_t flags) {
   if ((flags & kSyncFlags) != entry->syncFlags) return Errno::kNotsup;
   int fl = fcntl(entry->host.get(), F_GETFL);
   if (fl < 0) return lastErrno();
-  fl &= ~(O_APPEND | O_NONBLOCK);
+  fl &= ~O_APPEND;
   if (flags & fdflag::kAppend) fl |= O_APPEND;
-  if (flags & fdflag::kNonblock) fl |= O_NONBLOCK;
+  if (entry->blockingEmulated) {
+    // The host fd stays non-blocking (others share it); only the guest's view changes.
+    if (flags & fdflag::kNonblock) entry->blockingEmulated = false;
+  } else {
+    fl &= ~O_NONBLOCK;
+    if (flags & fdflag::kNonblock) fl |= O_NONBLOCK;
+  }
   return fcntl(entry->host.get(), F_SETFL, fl) == 0 ? Errno::kSuccess : lastErrno();
 }
 

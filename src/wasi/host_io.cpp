@@ -73,16 +73,18 @@ Errno HostImpl::fd_read(M m, uint32_t fd, uint32_t iovs, uint32_t iovsLen, uint3
   WASI_TRY(FdEntry * entry, fds_.get(fd, right::kFdRead));
   WASI_TRY(auto iov, hostIovecs(m, iovs, iovsLen));
   WASI_CHECK(checkOut(m, nreadOut, sizeof(uint32_t)));
-  return storeCount(m, nreadOut,
-                    readv(entry->host.get(), iov.data(), static_cast<int>(iov.size())));
+  return storeCount(m, nreadOut, entry->blockingIo(POLLIN, [&] {
+    return readv(entry->host.get(), iov.data(), static_cast<int>(iov.size()));
+  }));
 }
 
 Errno HostImpl::fd_write(M m, uint32_t fd, uint32_t iovs, uint32_t iovsLen, uint32_t nwrittenOut) {
   WASI_TRY(FdEntry * entry, fds_.get(fd, right::kFdWrite));
   WASI_TRY(auto iov, hostIovecs(m, iovs, iovsLen));
   WASI_CHECK(checkOut(m, nwrittenOut, sizeof(uint32_t)));
-  return storeCount(m, nwrittenOut,
-                    writev(entry->host.get(), iov.data(), static_cast<int>(iov.size())));
+  return storeCount(m, nwrittenOut, entry->blockingIo(POLLOUT, [&] {
+    return writev(entry->host.get(), iov.data(), static_cast<int>(iov.size()));
+  }));
 }
 
 Errno HostImpl::fd_pread(M m, uint32_t fd, uint32_t iovs, uint32_t iovsLen, uint64_t offset,

@@ -23,7 +23,9 @@ Errno HostImpl::sock_accept(M m, uint32_t fd, uint32_t flags, uint32_t fdOut) {
   if ((flags & ~uint32_t{fdflag::kNonblock}) != 0) return Errno::kInval;
   WASI_CHECK(checkOut(m, fdOut, sizeof(uint32_t)));
   int socketFlags = SOCK_CLOEXEC | ((flags & fdflag::kNonblock) ? SOCK_NONBLOCK : 0);
-  UniqueFd conn(accept4(listener->host.get(), nullptr, nullptr, socketFlags));
+  UniqueFd conn(static_cast<int>(listener->blockingIo(POLLIN, [&] {
+    return static_cast<ssize_t>(accept4(listener->host.get(), nullptr, nullptr, socketFlags));
+  })));
   if (!conn) return lastErrno();
   struct stat st {};
   if (fstat(conn.get(), &st) != 0) return lastErrno();
@@ -47,7 +49,7 @@ Errno HostImpl::sock_recv(M m, uint32_t fd, uint32_t riData, uint32_t riDataLen,
   msg.msg_iovlen = iov.size();
   int flags =
       ((riFlags & kRiRecvPeek) ? MSG_PEEK : 0) | ((riFlags & kRiRecvWaitall) ? MSG_WAITALL : 0);
-  ssize_t n = recvmsg(entry->host.get(), &msg, flags);
+  ssize_t n = entry->blockingIo(POLLIN, [&] { return recvmsg(entry->host.get(), &msg, flags); });
   if (n < 0) return lastErrno();
   uint16_t roFlags = (msg.msg_flags & MSG_TRUNC) ? kRoRecvDataTruncated : 0;
   m.store<uint32_t>(roDataLenOut, static_cast<uint32_t>(n));
@@ -64,7 +66,9 @@ Errno HostImpl::sock_send(M m, uint32_t fd, uint32_t siData, uint32_t siDataLen,
   struct msghdr msg {};
   msg.msg_iov = iov.data();
   msg.msg_iovlen = iov.size();
-  ssize_t n = sendmsg(entry->host.get(), &msg, MSG_NOSIGNAL);  // EPIPE, never SIGPIPE
+  // MSG_NOSIGNAL: EPIPE, never SIGPIPE.
+  ssize_t n =
+      entry->blockingIo(POLLOUT, [&] { return sendmsg(entry->host.get(), &msg, MSG_NOSIGNAL); });
   if (n < 0) return lastErrno();
   return storeOut<uint32_t>(m, soDataLenOut, static_cast<uint32_t>(n));
 }

@@ -2,6 +2,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
+#include "common/unique_fd.h"
+
 #include "wasi_test_fixture.h"
 
 namespace runwasi::wasi::test {
@@ -118,6 +123,33 @@ TEST_F(IoTest, PwriteOnAppendFdWritesAtTheOffset) {
   EXPECT_EQ(readHostFile(hostPath("f")), "0ab3");
   ASSERT_EQ(write(fd, "Z"), Errno::kSuccess);  // still in append mode
   EXPECT_EQ(readHostFile(hostPath("f")), "0ab3Z");
+}
+
+// A borrowed stdio fd that is non-blocking on the host (shared with whoever opened it)
+// still behaves as blocking for the guest until the guest asks for non-blocking itself.
+TEST_F(IoTest, NonblockingHostStdinLooksBlocking) {
+  int pipeFds[2];
+  ASSERT_EQ(pipe2(pipeFds, O_CLOEXEC | O_NONBLOCK), 0);
+  UniqueFd readEnd(pipeFds[0]), writeEnd(pipeFds[1]);
+  Config config = defaultConfig();
+  config.stdinFd = readEnd.get();
+  createHost(std::move(config));
+  Fdstat st{};
+  ASSERT_EQ(fdstat(0, &st), Errno::kSuccess);
+  EXPECT_EQ(st.fsFlags, 0);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(::write(writeEnd.get(), "late", 4), 4);
+  });
+  std::string data;
+  EXPECT_EQ(read(0, 16, &data), Errno::kSuccess);  // waited instead of EAGAIN
+  writer.join();
+  EXPECT_EQ(data, "late");
+  ASSERT_EQ(call(F::fd_fdstat_set_flags, {0, fdflag::kNonblock}), Errno::kSuccess);
+  ASSERT_EQ(fdstat(0, &st), Errno::kSuccess);
+  EXPECT_EQ(st.fsFlags, fdflag::kNonblock);
+  EXPECT_EQ(read(0, 16, &data), Errno::kAgain);
+  EXPECT_NE(fcntl(readEnd.get(), F_GETFL) & O_NONBLOCK, 0);  // the host's flag untouched
 }
 
 TEST_F(IoTest, StdoutIsTheConfiguredFd) {
