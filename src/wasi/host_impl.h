@@ -8,6 +8,8 @@
 // - Results are written only after every pointer was checked: EFAULT leaves no side effect.
 // - proc_exit and terminating proc_raise signals set exitCode() and return; the engine
 //   unwinds. fd_pwrite writes at its offset even in append mode (POSIX, not Linux).
+// - A borrowed host fd that is non-blocking (shared with its opener) looks and behaves
+//   blocking to the guest until the guest sets fdflags::nonblock itself.
 #pragma once
 
 #include <sys/stat.h>
