@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 
 #include "capture.h"
 #include "common/file.h"
+#include "engine/artifact_cache.h"
 #include "engine/wasm2c/wasm2c_engine.h"
 
 namespace runwasi::testing {
@@ -213,6 +215,104 @@ TEST_F(Wasm2cEngineTest, CacheKeyFollowsTheFlags) {
   EXPECT_FALSE(runWith(*engineWithoutCompiler(), hello, fd.get()).result.has_value());
 }
 
+// The key names the tool binaries by path, size and mtime: replacing either tool changes it,
+// and nothing else does.
+TEST_F(Wasm2cEngineTest, CacheKeyFollowsTheToolBinaries) {
+  TempDir tmp;
+  auto writeTool = [&](const std::string& name, const std::string& text) {
+    std::filesystem::path path = tmp.path() / name;
+    std::ofstream(path, std::ios::trunc) << "#!/bin/sh\n" << text << "\n";
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+    return path.string();
+  };
+  std::string cc = writeTool("cc", "exec cc \"$@\"");
+  std::string w2c = writeTool("wasm2c", "exec wasm2c \"$@\"");
+  auto keyOf = [&] { return engine::makeWasm2cEngine({w2c, cc, {}})->precompiler()->cacheKey(); };
+  std::string key = keyOf();
+  EXPECT_NE(key.find(std::filesystem::canonical(cc).string() + " (size "), std::string::npos)
+      << key;
+  EXPECT_NE(key.find(std::filesystem::canonical(w2c).string() + " (size "), std::string::npos)
+      << key;
+  EXPECT_EQ(key, keyOf());
+
+  writeTool("cc", "exec gcc \"$@\"");  // an upgraded or switched compiler
+  std::string newCompiler = keyOf();
+  EXPECT_NE(newCompiler, key);
+  EXPECT_EQ(newCompiler, keyOf());
+  writeTool("wasm2c", "exec /usr/bin/wasm2c \"$@\"");
+  EXPECT_NE(keyOf(), newCompiler);
+
+  // The build's own compiler also carries the --version line CMake read from it.
+  std::string ours = engine_->precompiler()->cacheKey();
+  size_t at = ours.find("; cc "), end = ours.find(" (size ", at);
+  ASSERT_NE(end, std::string::npos) << ours;
+  std::string compiler = ours.substr(at + 5, end - at - 5);
+  std::string versionLine;
+  if (FILE* p = ::popen((compiler + " --version").c_str(), "r")) {
+    char line[512] = {};
+    if (std::fgets(line, sizeof line, p)) versionLine = line;
+    ::pclose(p);
+  }
+  if (!versionLine.empty() && versionLine.back() == '\n') versionLine.pop_back();
+  ASSERT_FALSE(versionLine.empty()) << compiler;
+  // (gcc names itself after argv[0]: "cc (Debian ...) 12.2.0" vs "x86_64-linux-gnu-gcc-12 (...")
+  std::string afterName = versionLine.substr(versionLine.find(' '));
+  EXPECT_TRUE(ours.ends_with(afterName)) << ours << " vs " << versionLine;
+}
+
+int g_childExits = 0;  // SIGCHLDs seen by ChildExitCounter's handler
+void countChildExit(int) {
+  __atomic_add_fetch(&g_childExits, 1, __ATOMIC_RELAXED);
+}
+
+// Counts SIGCHLDs (one per child process that exits) while it exists.
+class ChildExitCounter {
+ public:
+  ChildExitCounter() {
+    struct sigaction sa = {};
+    sa.sa_handler = countChildExit;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGCHLD, &sa, &previous_);
+    __atomic_store_n(&g_childExits, 0, __ATOMIC_RELAXED);
+  }
+  ~ChildExitCounter() { ::sigaction(SIGCHLD, &previous_, nullptr); }
+  // The count once no more signal is in flight (the handler may run on another thread).
+  int settled() const {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return __atomic_load_n(&g_childExits, __ATOMIC_RELAXED);
+  }
+
+ private:
+  struct sigaction previous_;
+};
+
+// A run from a cached artifact execs nothing: not for the cache key, not for loading.
+TEST_F(Wasm2cEngineTest, CachedRunStartsNoChildProcess) {
+  ModuleSource hello = fileModule("hello");
+  TempDir cacheDir;
+  engine::ArtifactCache cache(cacheDir.path());
+  ASSERT_TRUE(engine::precompiledArtifact(*engine_, hello, cache).has_value());
+
+  auto fresh = engine::makeWasm2cEngine();  // a new process's engine: nothing probed yet
+  ChildExitCounter children;
+  std::string key = fresh->precompiler()->cacheKey();
+  EXPECT_EQ(key, fresh->precompiler()->cacheKey());
+  EXPECT_EQ(key, engine_->precompiler()->cacheKey());
+  auto fd = engine::precompiledArtifact(*fresh, hello, cache);  // the CLI's lookup
+  ASSERT_TRUE(fd.has_value()) << fd.error().message;
+  for (int i = 0; i < 2; ++i) {
+    GuestRun run = runWith(*fresh, hello, fd->get());
+    ASSERT_TRUE(run.result.has_value()) << run.result.error().message;
+    EXPECT_EQ(run.out, "hello from wasm\n");
+  }
+  EXPECT_EQ(children.settled(), 0);
+
+  // The counter does see the tools when something does run them.
+  EXPECT_TRUE(fresh->precompiler()->precompile(hello).has_value());
+  EXPECT_GE(children.settled(), 3);  // cc --version, wasm2c --version, wasm2c, cc
+}
+
 // Tool failures are one-line errors quoting the tool, and leave no temp dir behind.
 TEST_F(Wasm2cEngineTest, ToolFailuresAreOneLineErrorsAndLeaveNothingBehind) {
   TempDir tmp;
@@ -229,7 +329,8 @@ TEST_F(Wasm2cEngineTest, ToolFailuresAreOneLineErrorsAndLeaveNothingBehind) {
   ::setenv("TMPDIR", work.c_str(), 1);
 
   auto fake = engine::makeWasm2cEngine({"", fakeCc.string(), {}});
-  EXPECT_NE(fake->precompiler()->cacheKey().find("fake-cc 1.0"), std::string::npos);
+  EXPECT_NE(fake->precompiler()->cacheKey().find(std::filesystem::canonical(fakeCc).string()),
+            std::string::npos);
   auto failed = fake->precompiler()->precompile(fileModule("hello"));
   ASSERT_FALSE(failed.has_value());
   const std::string& message = failed.error().message;
@@ -324,6 +425,14 @@ TEST_F(Wasm2cEngineTest, InfiniteRecursionTrapsOnAnyThread) {
     ASSERT_TRUE(job.run.result.has_value()) << job.run.result.error().message;
     EXPECT_EQ(job.run.result->kind, RunResult::Kind::kTrapped);
     EXPECT_EQ(job.run.result->trapMessage, "call stack exhausted");
+
+    // The main thread's stack grows on demand up to RLIMIT_STACK, with a guard gap below.
+    RunOptions options;
+    options.function = function;
+    GuestRun here = runWith(*engine_, module, artifact.get(), {}, options);
+    ASSERT_TRUE(here.result.has_value()) << here.result.error().message;
+    EXPECT_EQ(here.result->kind, RunResult::Kind::kTrapped);
+    EXPECT_EQ(here.result->trapMessage, "call stack exhausted");
   }
 }
 

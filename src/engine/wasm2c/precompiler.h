@@ -10,7 +10,8 @@ class Wasm2cPrecompiler final : public Precompiler {
  public:
   explicit Wasm2cPrecompiler(ToolchainOptions options) : toolchain_(std::move(options)) {}
 
-  // "wasm2c <wabt version>; glue abi N; cflags ...; cc <path> (<version line>)".
+  // "wasm2c <wabt version>; glue abi N; cflags ...; wasm2c <path> (size, mtime); cc <path>
+  // (size, mtime) [version line]": no subprocess (Toolchain::cacheKey).
   std::string cacheKey() const override { return toolchain_.cacheKey(); }
   // A sealed artifact (see artifact.h). Errors quote the failing tool's first lines.
   Expected<Bytes> precompile(const ModuleSource& module) const override;

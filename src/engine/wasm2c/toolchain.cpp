@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +41,32 @@ std::filesystem::path resolveOnPath(const std::string& name) {
     if (::access(candidate.c_str(), X_OK) == 0) return std::filesystem::canonical(candidate, ec);
   }
   return {};
+}
+
+struct ToolFile {
+  std::filesystem::path path;  // resolved: symlinks followed (cc -> gcc -> gcc-12 ...)
+  struct stat st;
+};
+
+std::optional<ToolFile> statTool(const std::string& tool) {
+  ToolFile file;
+  file.path = resolveOnPath(tool);
+  if (file.path.empty() || ::stat(file.path.c_str(), &file.st) != 0) return std::nullopt;
+  return file;
+}
+
+std::string describe(const ToolFile& file) {
+  return fmt::format("{} (size {}, mtime {}.{:09})", file.path.string(),
+                     static_cast<int64_t>(file.st.st_size),
+                     static_cast<int64_t>(file.st.st_mtim.tv_sec), file.st.st_mtim.tv_nsec);
+}
+
+// The build's compiler, recorded by CMake: its `--version` line describes `file` only if
+// that is still the very binary CMake ran (same path, size and mtime).
+bool isTheBuildsCompiler(const ToolFile& file) {
+  return file.path == RUNWASI_WASM2C_CC_REAL &&
+         static_cast<int64_t>(file.st.st_size) == RUNWASI_WASM2C_CC_SIZE &&
+         static_cast<int64_t>(file.st.st_mtim.tv_sec) == RUNWASI_WASM2C_CC_MTIME;
 }
 
 std::string firstLines(const std::string& text, size_t count) {
@@ -117,37 +144,36 @@ std::string Toolchain::includeDir() const {
   return RUNWASI_WASM_RT_INCLUDE_DIR;
 }
 
-void Toolchain::probe() const {
-  std::call_once(probed_, [this] {
-    std::filesystem::path cc = resolveOnPath(compiler_);
-    auto version = toolOutput({compiler_, "--version"});
-    compilerIdentity_ = fmt::format("{} ({})", cc.empty() ? compiler_ : cc.string(),
-                                    version ? firstLines(*version, 1) : "unavailable");
-    if (!version) {
-      probeResult_ = tl::unexpected(version.error().context("C compiler " + compiler_));
+std::string toolIdentity(const std::string& tool) {
+  std::optional<ToolFile> file = statTool(tool);
+  return file ? describe(*file) : fmt::format("{} (not found)", tool);
+}
+
+std::string Toolchain::cacheKey() const {
+  std::optional<ToolFile> cc = statTool(compiler_);
+  std::string compiler = cc ? describe(*cc) : fmt::format("{} (not found)", compiler_);
+  if (cc && isTheBuildsCompiler(*cc)) compiler += " " RUNWASI_WASM2C_CC_VERSION;
+  return fmt::format("{}; wasm2c {}; cc {}", loadKey_, toolIdentity(wasm2c_), compiler);
+}
+
+Expected<void> Toolchain::check() const {
+  std::call_once(checked_, [this] {
+    if (auto version = toolOutput({compiler_, "--version"}); !version) {
+      checkResult_ = tl::unexpected(version.error().context("C compiler " + compiler_));
       return;
     }
     auto w2c = toolOutput({wasm2c_, "--version"});
     if (!w2c) {
-      probeResult_ = tl::unexpected(w2c.error().context("wasm2c"));
+      checkResult_ = tl::unexpected(w2c.error().context("wasm2c"));
       return;
     }
     std::string got = firstLines(*w2c, 1);
     if (got != wabtVersion())
-      probeResult_ = makeError(ErrorCode::kFailedPrecondition,
+      checkResult_ = makeError(ErrorCode::kFailedPrecondition,
                                fmt::format("{} is wabt {}, but this engine's runtime is wabt {}",
                                            wasm2c_, got, wabtVersion()));
   });
-}
-
-std::string Toolchain::cacheKey() const {
-  probe();
-  return fmt::format("{}; cc {}", loadKey_, compilerIdentity_);
-}
-
-Expected<void> Toolchain::check() const {
-  probe();
-  return probeResult_;
+  return checkResult_;
 }
 
 Expected<void> runTool(const std::vector<std::string>& argv, const std::filesystem::path& dir,

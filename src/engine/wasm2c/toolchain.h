@@ -36,24 +36,29 @@ class Toolchain {
   // What a .so must have been built under to be loaded: wabt version, glue ABI, flags.
   // Cheap (no subprocess), so that loading an artifact stays fast.
   const std::string& loadKey() const { return loadKey_; }
-  // loadKey plus the compiler's identity (its resolved path and `--version` line); runs
-  // the compiler once per Toolchain.
+  // loadKey plus the identity of the wasm2c and compiler binaries (toolIdentity()), with
+  // the compiler's `--version` line captured at build time while it is still that binary.
+  // Never runs a tool (it is on every run's path: the artifact cache's lookup); a few
+  // stat calls, redone on every call so that a tool upgraded under a long-lived process
+  // changes the key at once.
   std::string cacheKey() const;
-  // Fails when the tools are missing or wasm2c is not the version of the linked runtime.
+  // Fails when the tools are missing or wasm2c is not the version of the linked runtime
+  // (runs both once per Toolchain: for precompiling, never for loading).
   Expected<void> check() const;
 
  private:
-  void probe() const;
-
   std::string wasm2c_;
   std::string compiler_;
   std::vector<std::string> cflags_;
   std::string loadKey_;
 
-  mutable std::once_flag probed_;
-  mutable std::string compilerIdentity_;  // written once under probed_
-  mutable Expected<void> probeResult_;    // likewise
+  mutable std::once_flag checked_;
+  mutable Expected<void> checkResult_;  // written once under checked_
 };
+
+// A tool binary's identity without running it: "<resolved path> (size N, mtime S.NS)",
+// or "<name> (not found)". Any replacement or upgrade of the file changes it.
+std::string toolIdentity(const std::string& tool);
 
 // Runs argv (argv[0] looked up on PATH unless it has a '/') in `dir` with stdout and
 // stderr going to `log`; an Error quoting the first lines of the log if it fails.
