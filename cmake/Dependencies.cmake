@@ -40,3 +40,18 @@ find_library(WASM_RT_IMPL_LIBRARY libwasm-rt-impl.a REQUIRED)
 
 # Test modules are C built for wasm32-wasi with Debian's clang + wasi-libc.
 find_program(WASM_CLANG_EXECUTABLE NAMES clang clang-14 REQUIRED)
+
+# ---- containerd shim: ttrpc and the containerd protos (src/proto, src/ttrpc) ----
+# protoc + libprotobuf 3.21 (protobuf-compiler, libprotobuf-dev).
+find_package(Protobuf REQUIRED)
+# The stripping step before protoc (src/proto/strip_gogoproto.py) is plain python3.
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+# containerd's, cgroups' and google.rpc's .proto files as Debian ships them
+# (golang-github-containerd-containerd-dev, golang-github-containerd-cgroups-dev,
+# golang-github-gogo-googleapis-dev).
+set(RUNWASI_GOCODE_DIR /usr/share/gocode/src CACHE PATH "root of Debian's Go sources holding the .proto files")
+find_file(RUNWASI_SHIM_PROTO github.com/containerd/containerd/runtime/v2/task/shim.proto
+  PATHS ${RUNWASI_GOCODE_DIR} NO_DEFAULT_PATH REQUIRED)
+# The ttrpc frame decoder fuzz target is built with clang++ and libFuzzer
+# (libclang-rt-14-dev) whatever the project's compiler is; without them it is skipped.
+find_program(RUNWASI_FUZZ_CXX NAMES clang++-14 clang++)

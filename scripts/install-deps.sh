@@ -12,6 +12,14 @@ packages=(
   libexpected-dev libfmt-dev libssl-dev libgtest-dev googletest
   # libnode's runtime dependencies (needed by the extracted fallback as well)
   libuv1 libicu72 libc-ares2 libnghttp2-14 libbrotli1 zlib1g
+  # containerd shim: protoc + libprotobuf; the .proto files of containerd, cgroups and
+  # google.rpc as Debian ships them (src/proto strips their gogoproto options and generates
+  # C++ at build time); libFuzzer for the ttrpc frame decoder fuzz test; containerd itself
+  # for the end-to-end tests
+  protobuf-compiler libprotobuf-dev libclang-rt-14-dev
+  golang-github-containerd-containerd-dev golang-github-containerd-cgroups-dev
+  golang-github-gogo-googleapis-dev
+  containerd
 )
 
 missing=()
