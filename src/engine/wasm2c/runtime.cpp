@@ -75,7 +75,14 @@ void signalFilter(int sig, siginfo_t* info, void* context) {
 void initRuntime() {
   sigaction(SIGSEGV, nullptr, &g_previousSegv);
   sigaction(SIGBUS, nullptr, &g_previousBus);
+  // wasm_rt_init replaces this thread's alternate signal stack with one of its own. Keep a
+  // stack someone else installed (ASan gives every thread one and unmaps whatever it finds
+  // there when the thread exits); the runtime's then simply stays unused.
+  stack_t previousAltStack = {};
+  bool hadAltStack =
+      sigaltstack(nullptr, &previousAltStack) == 0 && !(previousAltStack.ss_flags & SS_DISABLE);
   wasm_rt_init();
+  if (hadAltStack) sigaltstack(&previousAltStack, nullptr);
   sigaction(SIGSEGV, nullptr, &g_runtimeAction);
   struct sigaction filter = {};
   filter.sa_sigaction = signalFilter;
