@@ -49,15 +49,15 @@ tl::unexpected<Error> makeSysError(std::string_view message, int err = errno);
 // Propagates an error out of a function returning Expected<...>.
 #define RUNWASI_TRY_CONCAT_(a, b) a##b
 #define RUNWASI_TRY_NAME_(line) RUNWASI_TRY_CONCAT_(runwasi_try_, line)
-#define TRY_VOID(expr)                                                          \
-  do {                                                                          \
-    auto&& RUNWASI_TRY_NAME_(__LINE__) = (expr);                                \
-    if (!RUNWASI_TRY_NAME_(__LINE__))                                           \
-      return tl::unexpected(std::move(RUNWASI_TRY_NAME_(__LINE__)).error());    \
+#define TRY_VOID(expr)                                                       \
+  do {                                                                       \
+    auto&& RUNWASI_TRY_NAME_(__LINE__) = (expr);                             \
+    if (!RUNWASI_TRY_NAME_(__LINE__))                                        \
+      return tl::unexpected(std::move(RUNWASI_TRY_NAME_(__LINE__)).error()); \
   } while (0)
 // `TRY(auto x, expr);` declares x from the value of a successful expr.
-#define TRY(decl, expr)                                                         \
-  auto&& RUNWASI_TRY_NAME_(__LINE__) = (expr);                                  \
-  if (!RUNWASI_TRY_NAME_(__LINE__))                                             \
-    return tl::unexpected(std::move(RUNWASI_TRY_NAME_(__LINE__)).error());      \
+#define TRY(decl, expr)                                                    \
+  auto&& RUNWASI_TRY_NAME_(__LINE__) = (expr);                             \
+  if (!RUNWASI_TRY_NAME_(__LINE__))                                        \
+    return tl::unexpected(std::move(RUNWASI_TRY_NAME_(__LINE__)).error()); \
   decl = std::move(*RUNWASI_TRY_NAME_(__LINE__))

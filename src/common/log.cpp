@@ -11,17 +11,25 @@ std::atomic<Level> gLevel{Level::kWarn};
 
 std::string_view levelName(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "?";
 }
 }  // namespace
 
-void setLevel(Level level) { gLevel = level; }
-Level level() { return gLevel; }
+void setLevel(Level level) {
+  gLevel = level;
+}
+Level level() {
+  return gLevel;
+}
 
 void write(Level level, std::string_view message) {
   // One write(2) per line so concurrent writers never interleave within a line.

@@ -12,10 +12,11 @@
 namespace runwasi::engine {
 namespace {
 
-std::string stamp(const Engine& engine, const ModuleSource& module, std::string_view artifactDigest) {
+std::string stamp(const Engine& engine, const ModuleSource& module,
+                  std::string_view artifactDigest) {
   // The sidecar names what the artifact was made from, and its own digest.
-  return fmt::format("module {}\nkey {}\nartifact {}\n", module.digest, engine.precompiler()->cacheKey(),
-                     artifactDigest);
+  return fmt::format("module {}\nkey {}\nartifact {}\n", module.digest,
+                     engine.precompiler()->cacheKey(), artifactDigest);
 }
 
 std::span<const uint8_t> asBytes(std::string_view s) {
@@ -53,7 +54,8 @@ std::filesystem::path ArtifactCache::defaultDir() {
   return "/var/cache/runwasi";
 }
 
-std::filesystem::path ArtifactCache::pathFor(const Engine& engine, const ModuleSource& module) const {
+std::filesystem::path ArtifactCache::pathFor(const Engine& engine,
+                                             const ModuleSource& module) const {
   std::string key = module.digest + "\n" + engine.precompiler()->cacheKey();
   return dir_ / std::string(engine.name()) / sha256Hex(asBytes(key));
 }
@@ -78,7 +80,8 @@ Expected<UniqueFd> ArtifactCache::store(const Engine& engine, const ModuleSource
   std::filesystem::path path = pathFor(engine, module);
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) return makeSysError("cannot create cache directory " + path.parent_path().string(), ec.value());
+  if (ec)
+    return makeSysError("cannot create cache directory " + path.parent_path().string(), ec.value());
   TRY_VOID(writeFileAtomic(path, artifact));
   std::string s = stamp(engine, module, sha256Hex(artifact));
   TRY_VOID(writeFileAtomic(path.string() + ".stamp", asBytes(s)));
@@ -93,7 +96,8 @@ Expected<UniqueFd> precompiledArtifact(const Engine& engine, const ModuleSource&
   TRY(Bytes artifact, precompiler->precompile(module));
   auto stored = cache.store(engine, module, artifact);
   if (stored) return std::move(*stored);
-  log::warn("cannot write the artifact cache ({}); using the artifact uncached", stored.error().message);
+  log::warn("cannot write the artifact cache ({}); using the artifact uncached",
+            stored.error().message);
   return memfdWith(artifact);
 }
 

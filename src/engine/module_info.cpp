@@ -62,13 +62,19 @@ class Reader {
 Expected<char> valueType(Reader& r) {
   TRY(uint8_t t, r.byte());
   switch (t) {
-    case 0x7f: return 'i';
-    case 0x7e: return 'I';
-    case 0x7d: return 'f';
-    case 0x7c: return 'F';
-    case 0x7b: return 'v';
+    case 0x7f:
+      return 'i';
+    case 0x7e:
+      return 'I';
+    case 0x7d:
+      return 'f';
+    case 0x7c:
+      return 'F';
+    case 0x7b:
+      return 'v';
     case 0x70:
-    case 0x6f: return 'r';
+    case 0x6f:
+      return 'r';
   }
   return Reader::invalid(fmt::format("invalid value type 0x{:02x}", t));
 }
@@ -94,7 +100,8 @@ Expected<void> readTypes(Reader& r, ModuleInfo& info) {
   TRY(uint32_t count, r.u32());
   for (uint32_t i = 0; i < count; ++i) {
     TRY(uint8_t form, r.byte());
-    if (form != 0x60) return Reader::invalid(fmt::format("invalid function type form 0x{:02x}", form));
+    if (form != 0x60)
+      return Reader::invalid(fmt::format("invalid function type form 0x{:02x}", form));
     FuncType type;
     TRY(type.params, valueTypes(r));
     TRY(type.results, valueTypes(r));
@@ -115,7 +122,8 @@ Expected<void> readImports(Reader& r, ModuleInfo& info) {
       case ExternKind::kFunction: {
         TRY(imp.typeIndex, r.u32());
         if (imp.typeIndex >= info.types.size())
-          return Reader::invalid(fmt::format("import {}.{} has an invalid type index", imp.module, imp.name));
+          return Reader::invalid(
+              fmt::format("import {}.{} has an invalid type index", imp.module, imp.name));
         break;
       }
       case ExternKind::kTable: {
@@ -123,7 +131,9 @@ Expected<void> readImports(Reader& r, ModuleInfo& info) {
         TRY_VOID(skipLimits(r));
         break;
       }
-      case ExternKind::kMemory: TRY_VOID(skipLimits(r)); break;
+      case ExternKind::kMemory:
+        TRY_VOID(skipLimits(r));
+        break;
       case ExternKind::kGlobal: {
         TRY_VOID(valueType(r));
         TRY_VOID(r.byte());
@@ -134,7 +144,9 @@ Expected<void> readImports(Reader& r, ModuleInfo& info) {
         TRY_VOID(r.u32());
         break;
       }
-      default: return Reader::invalid(fmt::format("import {}.{} has invalid kind {}", imp.module, imp.name, kind));
+      default:
+        return Reader::invalid(
+            fmt::format("import {}.{} has invalid kind {}", imp.module, imp.name, kind));
     }
     info.imports.push_back(std::move(imp));
   }
@@ -171,7 +183,12 @@ std::string signature(const FuncType& t) {
     std::string out;
     for (char c : letters) {
       if (!out.empty()) out += ", ";
-      out += c == 'i' ? "i32" : c == 'I' ? "i64" : c == 'f' ? "f32" : c == 'F' ? "f64" : c == 'v' ? "v128" : "ref";
+      out += c == 'i'   ? "i32"
+             : c == 'I' ? "i64"
+             : c == 'f' ? "f32"
+             : c == 'F' ? "f64"
+             : c == 'v' ? "v128"
+                        : "ref";
     }
     return out;
   };
@@ -180,11 +197,16 @@ std::string signature(const FuncType& t) {
 
 std::string_view kindName(ExternKind kind) {
   switch (kind) {
-    case ExternKind::kFunction: return "function";
-    case ExternKind::kTable: return "table";
-    case ExternKind::kMemory: return "memory";
-    case ExternKind::kGlobal: return "global";
-    case ExternKind::kTag: return "tag";
+    case ExternKind::kFunction:
+      return "function";
+    case ExternKind::kTable:
+      return "table";
+    case ExternKind::kMemory:
+      return "memory";
+    case ExternKind::kGlobal:
+      return "global";
+    case ExternKind::kTag:
+      return "tag";
   }
   return "extern";
 }
@@ -216,8 +238,9 @@ Expected<ModuleInfo> readModuleInfo(std::span<const uint8_t> bytes) {
   if (bytes.size() < 8) return Reader(bytes).truncated();
   if (bytes[4] != 1 || bytes[5] != 0 || bytes[6] != 0 || bytes[7] != 0) {
     if (bytes[6] != 0 || bytes[7] != 0)  // layer/version of the component model
-      return makeError(ErrorCode::kInvalidArgument,
-                       "a WebAssembly component, not a core module: only WASI preview1 modules run here");
+      return makeError(
+          ErrorCode::kInvalidArgument,
+          "a WebAssembly component, not a core module: only WASI preview1 modules run here");
     return Reader::invalid("unsupported WebAssembly binary version");
   }
 
@@ -228,16 +251,26 @@ Expected<ModuleInfo> readModuleInfo(std::span<const uint8_t> bytes) {
     TRY(uint32_t size, r.u32());
     size_t start = r.pos();
     if (size > bytes.size() - start)
-      return Reader::invalid(fmt::format("truncated module (section {} at offset {} needs {} bytes, {} remain)",
-                                         id, start, size, bytes.size() - start));
+      return Reader::invalid(
+          fmt::format("truncated module (section {} at offset {} needs {} bytes, {} remain)", id,
+                      start, size, bytes.size() - start));
     Reader section(bytes.first(start + size), start);
     switch (id) {
-      case 1: TRY_VOID(readTypes(section, info)); break;
-      case 2: TRY_VOID(readImports(section, info)); break;
-      case 3: TRY_VOID(readFunctions(section, info)); break;
-      case 7: TRY_VOID(readExports(section, info)); break;
+      case 1:
+        TRY_VOID(readTypes(section, info));
+        break;
+      case 2:
+        TRY_VOID(readImports(section, info));
+        break;
+      case 3:
+        TRY_VOID(readFunctions(section, info));
+        break;
+      case 7:
+        TRY_VOID(readExports(section, info));
+        break;
       default:
-        if (id > 13) return Reader::invalid(fmt::format("invalid section id {} at offset {}", id, start - 2));
+        if (id > 13)
+          return Reader::invalid(fmt::format("invalid section id {} at offset {}", id, start - 2));
         break;
     }
     TRY_VOID(r.skip(size));
@@ -249,10 +282,12 @@ Expected<void> checkLinkable(const ModuleInfo& info, std::string_view function, 
   for (const Import& imp : info.imports) {
     std::string where = fmt::format("import {}.{}", imp.module, imp.name);
     if (imp.module == wasi::kModuleName) {
-      const wasi::FunctionInfo* fn = imp.kind == ExternKind::kFunction ? wasi::findFunction(imp.name) : nullptr;
+      const wasi::FunctionInfo* fn =
+          imp.kind == ExternKind::kFunction ? wasi::findFunction(imp.name) : nullptr;
       if (!fn)
         return makeError(ErrorCode::kInvalidArgument,
-                         fmt::format("unknown {} ({}): not a wasi_snapshot_preview1 function", where, kindName(imp.kind)));
+                         fmt::format("unknown {} ({}): not a wasi_snapshot_preview1 function",
+                                     where, kindName(imp.kind)));
       const FuncType& t = info.types[imp.typeIndex];
       std::string results = fn->hasResult ? "i" : "";
       if (t.params != fn->params || t.results != results)
@@ -268,13 +303,16 @@ Expected<void> checkLinkable(const ModuleInfo& info, std::string_view function, 
   }
   const Export* exp = info.findExport(function);
   if (!exp || exp->kind != ExternKind::kFunction)
-    return makeError(ErrorCode::kNotFound, fmt::format("module has no exported function \"{}\"", function));
+    return makeError(ErrorCode::kNotFound,
+                     fmt::format("module has no exported function \"{}\"", function));
   const FuncType* type = info.functionType(exp->index);
-  if (!type) return makeError(ErrorCode::kInvalidArgument, fmt::format("export \"{}\" has an invalid index", function));
+  if (!type)
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("export \"{}\" has an invalid index", function));
   if (!type->params.empty())
     return makeError(ErrorCode::kInvalidArgument,
-                     fmt::format("export \"{}\" has type {}: an entrypoint takes no parameters", function,
-                                 signature(*type)));
+                     fmt::format("export \"{}\" has type {}: an entrypoint takes no parameters",
+                                 function, signature(*type)));
   return {};
 }
 

@@ -35,7 +35,8 @@ Expected<std::unique_ptr<Engine>> loadEnginePlugin(std::string_view file) {
     }
     void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle)
-      return makeError(ErrorCode::kFailedPrecondition, fmt::format("cannot load engine plugin: {}", ::dlerror()));
+      return makeError(ErrorCode::kFailedPrecondition,
+                       fmt::format("cannot load engine plugin: {}", ::dlerror()));
     auto abi = reinterpret_cast<const char* (*)()>(::dlsym(handle, "runwasi_engine_plugin_abi"));
     auto create = reinterpret_cast<Engine* (*)()>(::dlsym(handle, "runwasi_engine_plugin_create"));
     if (!abi || !create || std::string_view(abi()) != RUNWASI_PLUGIN_ABI) {
@@ -46,7 +47,8 @@ Expected<std::unique_ptr<Engine>> loadEnginePlugin(std::string_view file) {
     }
     return std::unique_ptr<Engine>(create());
   }
-  return makeError(ErrorCode::kNotFound, fmt::format("engine plugin {} not found (looked in {})", file, tried));
+  return makeError(ErrorCode::kNotFound,
+                   fmt::format("engine plugin {} not found (looked in {})", file, tried));
 }
 
 }  // namespace runwasi::engine

@@ -15,7 +15,8 @@
 
 // What a plugin exports (extern "C"):
 //   const char* runwasi_engine_plugin_abi(void);            returns RUNWASI_PLUGIN_ABI
-//   runwasi::engine::Engine* runwasi_engine_plugin_create(void);   a new engine, owned by the caller
+//   runwasi::engine::Engine* runwasi_engine_plugin_create(void);   a new engine, owned by the
+//   caller
 #define RUNWASI_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace runwasi::engine {

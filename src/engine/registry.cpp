@@ -39,8 +39,8 @@ std::vector<std::string_view> engineNames() {
 Expected<std::unique_ptr<Engine>> makeEngine(std::string_view name) {
   for (const Entry& e : kEngines)
     if (e.name == name) return e.make();
-  return makeError(ErrorCode::kNotFound,
-                   fmt::format("unknown engine \"{}\" (known: {})", name, fmt::join(engineNames(), ", ")));
+  return makeError(ErrorCode::kNotFound, fmt::format("unknown engine \"{}\" (known: {})", name,
+                                                     fmt::join(engineNames(), ", ")));
 }
 
 }  // namespace runwasi::engine

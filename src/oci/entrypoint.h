@@ -7,9 +7,9 @@
 namespace runwasi::oci {
 
 struct Entrypoint {
-  std::string path;              // the module file ("app.wasm")
-  std::string func = "_start";   // the export to call
-  std::string name;              // the module's name: the file name without ".wasm"
+  std::string path;             // the module file ("app.wasm")
+  std::string func = "_start";  // the export to call
+  std::string name;             // the module's name: the file name without ".wasm"
 };
 
 // Splits "path/app.wasm#func" at the last '#' (no '#' or an empty func means _start).

@@ -15,7 +15,8 @@ std::filesystem::path modulePath(std::string_view name) {
 }
 
 MemFile::MemFile(std::string_view content) : fd_(::memfd_create("test-stdio", MFD_CLOEXEC)) {
-  if (!content.empty() && ::write(fd_.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()))
+  if (!content.empty() &&
+      ::write(fd_.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()))
     std::abort();
   ::lseek(fd_.get(), 0, SEEK_SET);
 }
@@ -38,7 +39,9 @@ TempDir::~TempDir() {
 
 RunOutput runModule(engine::Engine& engine, std::string_view module, const RunSpec& spec) {
   MemFile in(spec.stdinData), out, err;
-  auto fail = [&](Error e) { return RunOutput{tl::unexpected(std::move(e)), out.contents(), err.contents()}; };
+  auto fail = [&](Error e) {
+    return RunOutput{tl::unexpected(std::move(e)), out.contents(), err.contents()};
+  };
 
   std::filesystem::path path = modulePath(module);
   auto bytes = readFile(path);
@@ -58,7 +61,8 @@ RunOutput runModule(engine::Engine& engine, std::string_view module, const RunSp
 
   UniqueFd artifact;
   if (spec.precompiled) {
-    auto a = engine::precompiledArtifact(engine, source, engine::ArtifactCache(RUNWASI_TEST_CACHE_DIR));
+    auto a =
+        engine::precompiledArtifact(engine, source, engine::ArtifactCache(RUNWASI_TEST_CACHE_DIR));
     if (!a) return fail(a.error());
     artifact = std::move(*a);
   }

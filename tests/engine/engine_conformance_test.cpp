@@ -26,7 +26,9 @@ class EngineConformance : public ::testing::Test {
   static void SetUpTestSuite() { engine_ = std::move(*engine::makeEngine(E::kName)); }
   static void TearDownTestSuite() { engine_.reset(); }
 
-  RunOutput run(std::string_view module, const RunSpec& spec = {}) { return runModule(*engine_, module, spec); }
+  RunOutput run(std::string_view module, const RunSpec& spec = {}) {
+    return runModule(*engine_, module, spec);
+  }
 
   // Runs a module that must return or exit normally.
   RunResult runOk(std::string_view module, const RunSpec& spec, RunOutput& output) {
@@ -88,7 +90,8 @@ TYPED_TEST(EngineConformance, MissingExportIsALinkError) {
   spec.function = "no_such_function";
   RunOutput out = this->run("hello", spec);
   ASSERT_FALSE(out.result.has_value());
-  EXPECT_NE(out.result.error().message.find("no_such_function"), std::string::npos) << out.result.error().message;
+  EXPECT_NE(out.result.error().message.find("no_such_function"), std::string::npos)
+      << out.result.error().message;
 }
 
 TYPED_TEST(EngineConformance, ModuleWithoutStartIsALinkError) {
@@ -96,7 +99,8 @@ TYPED_TEST(EngineConformance, ModuleWithoutStartIsALinkError) {
   spec.precompiled = false;
   RunOutput out = this->run("no_start", spec);
   ASSERT_FALSE(out.result.has_value());
-  EXPECT_NE(out.result.error().message.find("_start"), std::string::npos) << out.result.error().message;
+  EXPECT_NE(out.result.error().message.find("_start"), std::string::npos)
+      << out.result.error().message;
 }
 
 struct TrapCase {
@@ -105,8 +109,8 @@ struct TrapCase {
 };
 
 TYPED_TEST(EngineConformance, TrapsEndTheRunWith134AndAMessage) {
-  for (TrapCase c : {TrapCase{"trap_unreachable", "unreachable"}, TrapCase{"trap_div_zero", "divide"},
-                     TrapCase{"trap_oob", "out of bounds"}}) {
+  for (TrapCase c : {TrapCase{"trap_unreachable", "unreachable"},
+                     TrapCase{"trap_div_zero", "divide"}, TrapCase{"trap_oob", "out of bounds"}}) {
     SCOPED_TRACE(c.module);
     RunOutput out{RunResult{}, "", ""};
     RunResult r = this->runOk(c.module, {}, out);
@@ -231,7 +235,8 @@ TYPED_TEST(EngineConformance, UnknownImportIsNamed) {
   spec.precompiled = false;
   RunOutput out = this->run("import_unknown", spec);
   ASSERT_FALSE(out.result.has_value());
-  EXPECT_NE(out.result.error().message.find("env.host_magic"), std::string::npos) << out.result.error().message;
+  EXPECT_NE(out.result.error().message.find("env.host_magic"), std::string::npos)
+      << out.result.error().message;
 }
 
 TYPED_TEST(EngineConformance, UnknownImportCanBeAStubThatTraps) {
@@ -249,7 +254,8 @@ TYPED_TEST(EngineConformance, WasiImportOfTheWrongTypeIsNamed) {
   spec.precompiled = false;
   RunOutput out = this->run("import_bad_signature", spec);
   ASSERT_FALSE(out.result.has_value());
-  EXPECT_NE(out.result.error().message.find("fd_write"), std::string::npos) << out.result.error().message;
+  EXPECT_NE(out.result.error().message.find("fd_write"), std::string::npos)
+      << out.result.error().message;
 }
 
 TYPED_TEST(EngineConformance, BadModulesAreErrorsNotCrashes) {
@@ -261,7 +267,8 @@ TYPED_TEST(EngineConformance, BadModulesAreErrorsNotCrashes) {
       RunOutput out = this->run(name, spec);
       ASSERT_FALSE(out.result.has_value());
       EXPECT_FALSE(out.result.error().message.empty());
-      EXPECT_EQ(out.result.error().message.find('\n'), std::string::npos) << out.result.error().message;
+      EXPECT_EQ(out.result.error().message.find('\n'), std::string::npos)
+          << out.result.error().message;
     }
   }
 }

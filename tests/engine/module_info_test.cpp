@@ -10,7 +10,9 @@ namespace {
 
 using B = std::vector<uint8_t>;
 
-B header() { return {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}; }
+B header() {
+  return {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00};
+}
 
 B section(uint8_t id, B body) {
   B s{id, static_cast<uint8_t>(body.size())};
@@ -33,12 +35,14 @@ B cat(std::initializer_list<B> parts) {
 
 // A module: types [() -> (), (i32) -> ()], the given function imports, one function of
 // type 0 exported as `exportName`.
-B module(std::vector<std::pair<std::string, std::string>> imports, uint8_t importType, std::string exportName) {
+B module(std::vector<std::pair<std::string, std::string>> imports, uint8_t importType,
+         std::string exportName) {
   B types = section(1, {0x02, 0x60, 0x00, 0x00, 0x60, 0x01, 0x7f, 0x00});
   B imp{static_cast<uint8_t>(imports.size())};
   for (auto& [m, n] : imports) imp = cat({imp, name(m), name(n), {0x00, importType}});
   B funcs = section(3, {0x01, 0x00});
-  B exps = section(7, cat({{0x01}, name(exportName), {0x00, static_cast<uint8_t>(imports.size())}}));
+  B exps =
+      section(7, cat({{0x01}, name(exportName), {0x00, static_cast<uint8_t>(imports.size())}}));
   return cat({header(), types, section(2, imp), funcs, exps});
 }
 
@@ -112,7 +116,8 @@ TEST(ModuleInfo, WasiImportOfTheWrongTypeIsNamed) {
   auto linked = checkLinkable(*info, "_start", false);
   ASSERT_FALSE(linked);
   EXPECT_EQ(linked.error().message,
-            "import wasi_snapshot_preview1.fd_write has type (i32) -> (), expected (i32, i32, i32, i32) -> (i32)");
+            "import wasi_snapshot_preview1.fd_write has type (i32) -> (), expected (i32, i32, i32, "
+            "i32) -> (i32)");
 }
 
 TEST(ModuleInfo, EntrypointMustBeAnExportedFunctionWithoutParameters) {

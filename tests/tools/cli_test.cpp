@@ -1,6 +1,6 @@
 // The runwasi CLI from the outside: statuses, messages, flags, on every engine.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
@@ -34,7 +34,9 @@ struct Outcome {
   std::string err;
 };
 
-UniqueFd memfd() { return UniqueFd(::memfd_create("cli-test", MFD_CLOEXEC)); }
+UniqueFd memfd() {
+  return UniqueFd(::memfd_create("cli-test", MFD_CLOEXEC));
+}
 
 std::string contents(const UniqueFd& fd) {
   auto b = readFd(fd.get(), "memfd");
@@ -68,9 +70,12 @@ pid_t spawnCli(const std::vector<std::string>& args, const UniqueFd& out, const 
   return pid;
 }
 
-int statusOf(int wstatus) { return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus); }
+int statusOf(int wstatus) {
+  return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+}
 
-Outcome runCli(const std::vector<std::string>& args, const std::vector<std::string>& extraEnv = {}) {
+Outcome runCli(const std::vector<std::string>& args,
+               const std::vector<std::string>& extraEnv = {}) {
   UniqueFd out = memfd(), err = memfd();
   pid_t pid = spawnCli(args, out, err, extraEnv);
   int wstatus = 0;
@@ -78,13 +83,16 @@ Outcome runCli(const std::vector<std::string>& args, const std::vector<std::stri
   return Outcome{statusOf(wstatus), contents(out), contents(err)};
 }
 
-size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+size_t lines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 class Cli : public ::testing::TestWithParam<std::string> {
  protected:
   // Runs `runwasi run --engine E <args>` with the shared test cache.
   Outcome run(std::vector<std::string> args, const std::vector<std::string>& extraEnv = {}) {
-    std::vector<std::string> all{"run", "--engine", GetParam(), "--cache-dir", RUNWASI_TEST_CACHE_DIR};
+    std::vector<std::string> all{"run", "--engine", GetParam(), "--cache-dir",
+                                 RUNWASI_TEST_CACHE_DIR};
     all.insert(all.end(), args.begin(), args.end());
     return runCli(all, extraEnv);
   }
@@ -104,7 +112,9 @@ TEST_P(Cli, HelloExitsZero) {
   EXPECT_EQ(o.err, "");
 }
 
-TEST_P(Cli, GuestExitCodePassesThrough) { EXPECT_EQ(run({module("exit42")}).status, 42); }
+TEST_P(Cli, GuestExitCodePassesThrough) {
+  EXPECT_EQ(run({module("exit42")}).status, 42);
+}
 
 TEST_P(Cli, TrapExits134WithTheMessageOnStderr) {
   Outcome o = run({module("trap_unreachable")});
@@ -126,7 +136,8 @@ TEST_P(Cli, EnvFlagsAndInheritEnv) {
   EXPECT_EQ(o.out.find("HOST_ONLY"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("argv[1]=x\n"), std::string::npos) << o.out;
 
-  o = run({"--inherit-env", "--env", "HOST_ONLY=overridden", module("args_env")}, {"HOST_ONLY=yes"});
+  o = run({"--inherit-env", "--env", "HOST_ONLY=overridden", module("args_env")},
+          {"HOST_ONLY=yes"});
   EXPECT_NE(o.out.find("env=HOST_ONLY=overridden\n"), std::string::npos) << o.out;
   EXPECT_EQ(o.out.find("env=HOST_ONLY=yes"), std::string::npos) << o.out;
 }
@@ -141,12 +152,24 @@ TEST_P(Cli, DirFlagPreopensAHostDirectory) {
   fs::remove_all(dir);
 }
 
-TEST_P(Cli, MissingModuleFile) { expectSetupError(run({"/nonexistent/app.wasm"}), "No such file"); }
-TEST_P(Cli, NotAWasmFile) { expectSetupError(run({module("not_wasm")}), "not a WebAssembly module"); }
-TEST_P(Cli, TruncatedModule) { expectSetupError(run({module("truncated")}), "truncated"); }
-TEST_P(Cli, InvalidModule) { expectSetupError(run({module("invalid")}), "invalid.wasm"); }
-TEST_P(Cli, MissingExport) { expectSetupError(run({module("hello") + "#nope"}), "\"nope\""); }
-TEST_P(Cli, MissingImport) { expectSetupError(run({module("import_unknown")}), "env.host_magic"); }
+TEST_P(Cli, MissingModuleFile) {
+  expectSetupError(run({"/nonexistent/app.wasm"}), "No such file");
+}
+TEST_P(Cli, NotAWasmFile) {
+  expectSetupError(run({module("not_wasm")}), "not a WebAssembly module");
+}
+TEST_P(Cli, TruncatedModule) {
+  expectSetupError(run({module("truncated")}), "truncated");
+}
+TEST_P(Cli, InvalidModule) {
+  expectSetupError(run({module("invalid")}), "invalid.wasm");
+}
+TEST_P(Cli, MissingExport) {
+  expectSetupError(run({module("hello") + "#nope"}), "\"nope\"");
+}
+TEST_P(Cli, MissingImport) {
+  expectSetupError(run({module("import_unknown")}), "env.host_magic");
+}
 TEST_P(Cli, MissingPreopenDir) {
   expectSetupError(run({"--dir", "/nonexistent-dir::/", module("hello")}), "/nonexistent-dir");
 }
@@ -174,13 +197,15 @@ TEST_P(Cli, InfiniteLoopRunsUntilKilled) {
 
 TEST_P(Cli, CompileFillsTheCacheAndRunUsesIt) {
   fs::path cache = fs::temp_directory_path() / ("runwasi-cache-" + std::to_string(::getpid()));
-  Outcome c = runCli({"compile", "--engine", GetParam(), "--cache-dir", cache.string(), module("hello")});
+  Outcome c =
+      runCli({"compile", "--engine", GetParam(), "--cache-dir", cache.string(), module("hello")});
   EXPECT_EQ(c.status, 0) << c.err;
   size_t files = 0;
   for (auto& e : fs::recursive_directory_iterator(cache))
     if (e.is_regular_file()) ++files;
   EXPECT_EQ(files, 2u);  // the artifact and its stamp
-  Outcome r = runCli({"run", "--engine", GetParam(), "--cache-dir", cache.string(), module("hello")});
+  Outcome r =
+      runCli({"run", "--engine", GetParam(), "--cache-dir", cache.string(), module("hello")});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "hello from wasm\n");
   fs::remove_all(cache);

@@ -53,9 +53,8 @@ engine::ArtifactCache cacheFor(const Options& o) {
 Expected<engine::ModuleSource> loadModule(const std::string& path, std::string_view func,
                                           bool stubUnknownImports) {
   TRY(Bytes bytes, readFile(path));
-  TRY(engine::ModuleInfo info, engine::readModuleInfo(bytes).map_error([&](Error e) {
-    return std::move(e).context(path);
-  }));
+  TRY(engine::ModuleInfo info,
+      engine::readModuleInfo(bytes).map_error([&](Error e) { return std::move(e).context(path); }));
   TRY_VOID(engine::checkLinkable(info, func, stubUnknownImports).map_error([&](Error e) {
     return std::move(e).context(path);
   }));
@@ -97,7 +96,8 @@ int run(const Options& o) {
 int compile(const Options& o) {
   auto eng = engine::makeEngine(o.engine);
   if (!eng) return fail(kExitUsage, eng.error().message);
-  if (!(*eng)->precompiler()) return fail(kExitUsage, fmt::format("engine {} has no precompiler", o.engine));
+  if (!(*eng)->precompiler())
+    return fail(kExitUsage, fmt::format("engine {} has no precompiler", o.engine));
   engine::ArtifactCache cache = cacheFor(o);
   for (const std::string& path : o.modules) {
     auto module = loadModule(path, "_start", true);
@@ -129,10 +129,15 @@ int main(int argc, char** argv) {
   }
   if (options->verbose) runwasi::log::setLevel(runwasi::log::Level::kInfo);
   switch (options->command) {
-    case Command::kRun: return run(*options);
-    case Command::kCompile: return compile(*options);
-    case Command::kVersion: return version();
-    case Command::kHelp: fmt::print("{}", kUsage); return 0;
+    case Command::kRun:
+      return run(*options);
+    case Command::kCompile:
+      return compile(*options);
+    case Command::kVersion:
+      return version();
+    case Command::kHelp:
+      fmt::print("{}", kUsage);
+      return 0;
   }
   return kExitUsage;
 }

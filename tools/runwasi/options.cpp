@@ -18,7 +18,8 @@ tl::unexpected<Error> usage(std::string message) {
 }
 
 // "--name=value" or "--name value": the value, advancing i past it when separate.
-Expected<std::string> value(const std::vector<std::string>& args, size_t& i, std::string_view name) {
+Expected<std::string> value(const std::vector<std::string>& args, size_t& i,
+                            std::string_view name) {
   const std::string& arg = args[i];
   if (arg.size() > name.size() && arg[name.size()] == '=') return arg.substr(name.size() + 1);
   if (i + 1 >= args.size()) return usage(fmt::format("{} needs a value", name));
