@@ -76,7 +76,8 @@ StatusOr<std::string> Client::call(std::string_view service, std::string_view me
                                    std::string_view payload, std::chrono::milliseconds timeout,
                                    const Metadata& metadata) {
   std::optional<Clock::time_point> deadline;
-  if (timeout != kNoTimeout) deadline = Clock::now() + timeout;
+  // Beyond a year counts as no timeout (and keeps the arithmetic below from overflowing).
+  if (timeout < std::chrono::hours(24 * 365)) deadline = Clock::now() + timeout;
 
   wire::Request request;
   request.set_service(std::string(service));

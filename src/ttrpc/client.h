@@ -23,7 +23,7 @@
 
 namespace runwasi::ttrpc {
 
-// Waits as long as it takes.
+// Waits as long as it takes (as does any timeout over a year).
 inline constexpr std::chrono::milliseconds kNoTimeout = std::chrono::milliseconds::max();
 
 class Client {
@@ -31,7 +31,8 @@ class Client {
   static Expected<std::unique_ptr<Client>> connect(const std::string& path);
   // Takes over a connected stream socket.
   static Expected<std::unique_ptr<Client>> adopt(UniqueFd connected);
-  // Closes the connection; calls still waiting fail with Unavailable.
+  // Closes the connection. Every call must have returned (calls from other threads fail
+  // with Unavailable once close() runs; destroy the client after they are done).
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <thread>
 #include <vector>
@@ -67,7 +68,6 @@ Server::~Server() {
   if (mailbox_) mailbox_->close();
   pool_.reset();
   closeAll();
-  if (!listenPath_.empty()) ::unlink(listenPath_.c_str());
 }
 
 void Server::addMethod(std::string service, std::string method, UnaryHandler handler) {
@@ -334,6 +334,8 @@ void Server::closeAll() {
   connectionCount_.store(0);
   if (mailbox_) mailbox_->close();
   listener_.reset();
+  if (!listenPath_.empty()) ::unlink(listenPath_.c_str());
+  listenPath_.clear();
 }
 
 }  // namespace runwasi::ttrpc

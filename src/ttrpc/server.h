@@ -44,7 +44,8 @@ class Server {
   using UnaryHandler = std::function<StatusOr<std::string>(const Call& call)>;
 
   static Expected<std::unique_ptr<Server>> create(ServerOptions options = {});
-  // Stops serving if still running, then waits for handlers still executing.
+  // After run() has returned (or was never called): waits for handlers still executing;
+  // their answers are dropped.
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
