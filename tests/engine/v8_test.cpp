@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -12,10 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "capture.h"
 #include "common/unique_fd.h"
 #include "engine/engine.h"
 #include "engine/v8/artifact_format.h"
 #include "engine/v8/v8_engine.h"
+#include "engine/wasm2c/wasm2c_engine.h"
 
 namespace runwasi::engine {
 namespace {
@@ -433,6 +436,72 @@ TEST_F(V8EngineTest, DeepRecursionUsesTheWholeThreadStack) {
   ModuleSource module = makeModuleSource("rec.wasm", recursionModule(200000));
   RunResult r = runOnThread(engine(), module, 64 * 1024 * 1024);
   EXPECT_EQ(r.kind, RunResult::Kind::kReturned) << r.trapMessage;
+}
+
+// In this process (no RLIMIT_AS) V8 runs with the trap handler; under an address-space
+// limit it would not fit its ~10 GiB guard regions, so a fresh process with a limit runs
+// with explicit bounds checks instead, and says so in its cache key.
+TEST_F(V8EngineTest, TrapHandlerOnlyWithoutAnAddressSpaceLimit) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "ASan's shadow memory does not fit under a 1 GiB RLIMIT_AS";
+#endif
+  struct rlimit limit;
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &limit), 0);
+  if (limit.rlim_cur != RLIM_INFINITY) GTEST_SKIP() << "the tests run under an RLIMIT_AS";
+  EXPECT_NE(precompiler().cacheKey().find("trap-handler=on"), std::string::npos)
+      << precompiler().cacheKey();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        struct rlimit low;
+        low.rlim_cur = low.rlim_max = 1ull << 30;
+        setrlimit(RLIMIT_AS, &low);
+        auto fresh = makeV8Engine();
+        std::string key = fresh->precompiler()->cacheKey();
+        if (key.find("trap-handler=off") == std::string::npos) {
+          std::fprintf(stderr, "key %s\n", key.c_str());
+          std::exit(2);
+        }
+        testing::RunSpec spec;
+        spec.precompiled = false;
+        testing::RunOutput grow = testing::runModule(*fresh, "memory_grow", spec);
+        testing::RunOutput oob = testing::runModule(*fresh, "trap_oob", spec);
+        if (!grow.result || grow.result->exitCode != 0 || !oob.result ||
+            oob.result->trapMessage.find("out of bounds") == std::string::npos) {
+          std::fprintf(
+              stderr, "grow: %s / oob: %s\n",
+              grow.result ? grow.err.c_str() : grow.result.error().message.c_str(),
+              oob.result ? oob.result->trapMessage.c_str() : oob.result.error().message.c_str());
+          std::exit(3);
+        }
+        std::exit(fresh->precompiler()->cacheKey() == key ? 0 : 4);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// Both engines catch SIGSEGV (V8 for out-of-bounds accesses under the trap handler, wasm2c
+// for its traps). Whichever starts first, each keeps getting its own faults, every time:
+// V8's own handler would uninstall itself at the first wasm2c fault (trap_handler.h).
+TEST_F(V8EngineTest, SharesSigsegvWithWasm2cInEitherOrder) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  // In a fresh process: out-of-bounds traps from engines in this order, or exit 1.
+  auto trapsInOrder = [](bool wasm2cFirst) {
+    auto v8 = makeV8Engine();
+    auto w2c = makeWasm2cEngine();
+    std::vector<Engine*> order = {w2c.get(), v8.get(), w2c.get(), v8.get(), v8.get()};
+    if (!wasm2cFirst) std::swap(order[0], order[1]);
+    for (Engine* e : order) {
+      testing::RunOutput oob = testing::runModule(*e, "trap_oob");
+      if (!oob.result || oob.result->kind != RunResult::Kind::kTrapped ||
+          oob.result->trapMessage.find("out of bounds") == std::string::npos) {
+        std::fprintf(stderr, "%s: no out-of-bounds trap\n", std::string(e->name()).c_str());
+        std::exit(1);
+      }
+    }
+    std::exit(0);
+  };
+  EXPECT_EXIT(trapsInOrder(true), ::testing::ExitedWithCode(0), "") << "wasm2c first";
+  EXPECT_EXIT(trapsInOrder(false), ::testing::ExitedWithCode(0), "") << "v8 first";
 }
 
 }  // namespace

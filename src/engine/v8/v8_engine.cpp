@@ -27,7 +27,8 @@ using v8engine::ImportBinding;
 using v8engine::IsolateSession;
 
 std::string v8CacheKey() {
-  return "v8/" + v8engine::v8Version() + " flags=" + std::string(v8engine::v8Flags()) +
+  return "v8/" + v8engine::v8Version() + " flags=" + v8engine::v8Flags() +
+         " trap-handler=" + (v8engine::v8TrapHandler() ? "on" : "off") +
          " artifact=" + std::to_string(v8engine::kArtifactFormatVersion);
 }
 

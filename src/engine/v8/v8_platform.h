@@ -18,8 +18,12 @@ void ensureV8Initialized();
 v8::Platform& v8Platform();
 
 // The V8 flags this engine runs with (they decide what code V8 generates); available
-// without initializing V8.
-std::string_view v8Flags();
+// without initializing V8 (then what initializing it now would choose).
+std::string v8Flags();
+
+// Whether V8 uses the wasm trap handler (guard regions, no explicit bounds checks) in this
+// process; before V8 is initialized, whether it would. Part of the code V8 generates.
+bool v8TrapHandler();
 
 // "10.2.154.26-node.XX" as V8 reports it.
 std::string v8Version();
