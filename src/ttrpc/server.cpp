@@ -31,6 +31,22 @@ constexpr int kReadsPerEvent = 16;
 constexpr size_t kMaxPendingOutput = 8u << 20;
 constexpr auto kFinalFlushTime = std::chrono::seconds(1);
 
+// A client-chosen name as it may appear in a status message (a protobuf string, so
+// UTF-8): printable ASCII kept, other bytes as \xNN, at most 200 characters.
+std::string printable(std::string_view name) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : name.substr(0, 200)) {
+    if (c >= 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  if (name.size() > 200) out += "...";
+  return out;
+}
+
 }  // namespace
 
 struct Server::Connection {
@@ -218,9 +234,10 @@ void Server::handleFrame(Connection& conn, uint32_t streamId, const std::string&
   }
   auto method = methods_.find({request.service(), request.method()});
   if (method == methods_.end()) {
-    std::string message = serviceMethodCounts_.contains(request.service())
-                              ? "method " + request.service() + "/" + request.method()
-                              : "service " + request.service();
+    std::string message =
+        serviceMethodCounts_.contains(request.service())
+            ? "method " + printable(request.service()) + "/" + printable(request.method())
+            : "service " + printable(request.service());
     respondNow(conn, streamId, Status{Code::kUnimplemented, message + " not implemented"});
     return;
   }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "test_support.h"
@@ -85,6 +86,13 @@ TEST(Server, UnknownServiceOrMethodIsUnimplemented) {
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status().code(), 12);
   EXPECT_NE(response->status().message().find("Nope"), std::string::npos);
+
+  // Names that are not UTF-8 come back escaped, so the status stays a valid string.
+  raw.sendRequest(5, std::string("bad\xff\x01", 5), "M");
+  response = raw.receiveResponse();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status().code(), 12);
+  EXPECT_EQ(response->status().message(), "service bad\\xff\\x01 not implemented");
 }
 
 TEST(Server, EvenStreamIdIsInvalidArgumentOnThatStream) {
@@ -184,6 +192,34 @@ TEST(Server, SurvivesTruncatedFramesAndTellsWhenIdle) {
   auto reply = running.connect()->call(kService, "Echo", "ok", 5s);
   ASSERT_TRUE(reply);
   EXPECT_EQ(*reply, "ok");
+}
+
+TEST(Server, SurvivesGarbageFromManyClients) {
+  RunningServer running;
+  addEcho(running.server());
+  running.start();
+  std::mt19937 rng(42);
+  for (int client = 0; client < 40; ++client) {
+    RawConnection raw(running.socketPath());
+    for (int piece = 0; piece < 6; ++piece) {
+      std::string bytes(rng() % 300, '\0');
+      for (char& c : bytes) c = static_cast<char>(rng());
+      switch (rng() % 3) {
+        case 0:
+          raw.sendBytes(bytes);
+          break;  // raw noise, often a huge announced length
+        case 1:
+          raw.sendFrame(static_cast<uint32_t>(rng()), kRequest, bytes);
+          break;
+        case 2:
+          raw.sendRequest(static_cast<uint32_t>(rng()) | 1, bytes, "Echo", bytes);
+          break;
+      }
+    }
+  }  // each closes without reading its answers
+  auto reply = running.connect()->call(kService, "Echo", "still serving", 5s);
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ(*reply, "still serving");
 }
 
 TEST(Server, HandlerFailuresBecomeStatuses) {
