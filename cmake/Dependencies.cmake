@@ -55,3 +55,7 @@ find_file(RUNWASI_SHIM_PROTO github.com/containerd/containerd/runtime/v2/task/sh
 # The ttrpc frame decoder fuzz target is built with clang++ and libFuzzer
 # (libclang-rt-14-dev) whatever the project's compiler is; without them it is skipped.
 find_program(RUNWASI_FUZZ_CXX NAMES clang++-14 clang++)
+# containerd (Debian's `containerd` package) for tests against the real thing: the ttrpc
+# client talks to containerd's own ttrpc Events service. Tests skip without it.
+find_program(RUNWASI_CONTAINERD_EXECUTABLE containerd)
+find_program(RUNWASI_CTR_EXECUTABLE ctr)
