@@ -47,6 +47,21 @@ std::string printable(std::string_view name) {
   return out;
 }
 
+bool sameUser(int fd) {
+  ucred peer{};
+  socklen_t size = sizeof(peer);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) {
+    log::warn("ttrpc: refusing a connection: SO_PEERCRED: {}", std::strerror(errno));
+    return false;
+  }
+  if (peer.uid != ::geteuid() || peer.gid != ::getegid()) {
+    log::warn("ttrpc: refusing a connection from uid {} gid {} (pid {})", peer.uid, peer.gid,
+              peer.pid);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 struct Server::Connection {
@@ -172,6 +187,7 @@ void Server::acceptConnections() {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       return;
     }
+    if (options_.requireSameUser && !sameUser(fd.get())) continue;  // closes it
     auto conn = std::make_unique<Connection>();
     conn->id = nextConnectionId_++;
     conn->fd = std::move(fd);

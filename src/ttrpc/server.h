@@ -31,6 +31,9 @@ struct ServerOptions {
   // Threads that run handlers. Long polls (Wait) answer through their Responder later
   // and return at once, so they do not hold a thread.
   size_t handlerThreads = 4;
+  // Accept only peers with this process's effective uid and gid (SO_PEERCRED), as
+  // containerd's shims do (ttrpc.UnixSocketRequireSameUser); others are closed at once.
+  bool requireSameUser = true;
   // Called on the loop thread whenever the last open connection closes (containerd
   // hanging up is the shim's cue to exit). Not called while stopping.
   std::function<void()> onIdle;

@@ -1,9 +1,15 @@
 #include "ttrpc/server.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <mutex>
 #include <random>
@@ -355,6 +361,39 @@ TEST(Server, StopFromAnotherThreadClosesConnections) {
   EXPECT_TRUE(raw.closedByPeer());
   EXPECT_EQ(running.server().connectionCount(), 0u);
   EXPECT_FALSE(std::filesystem::exists(running.socketPath()));  // the socket file is gone
+}
+
+TEST(Server, RefusesPeersOfAnotherUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to connect as another user";
+  RunningServer running;
+  addEcho(running.server());
+  running.start();
+  // Let the other user reach the socket: only the server's own check should refuse it.
+  auto dir = std::filesystem::path(running.socketPath()).parent_path();
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(running.socketPath().c_str(), 0777), 0);
+  // Everything the child needs is prepared before fork: it only makes system calls.
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, running.socketPath().c_str(), sizeof(addr.sun_path) - 1);
+  std::string frame =
+      *encodeFrame(1, FrameType::kRequest, testing::requestBody(kService, "Echo", "x"));
+  pid_t child = ::fork();
+  if (child == 0) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) _exit(2);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) _exit(3);
+    [[maybe_unused]] ssize_t sent = ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
+    char byte;
+    _exit(::recv(fd, &byte, 1, 0) <= 0 ? 0 : 1);  // 0: closed without an answer
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "2/3: child setup failed; 1: the server answered";
+  // The same request as root is answered.
+  auto reply = running.connect()->call(kService, "Echo", "x", 5s);
+  EXPECT_TRUE(reply);
 }
 
 TEST(Server, ServesAnInheritedListeningSocket) {
