@@ -1,6 +1,7 @@
 // Whole-file helpers and content digests.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <span>
@@ -20,7 +21,10 @@ Expected<Bytes> readFd(int fd, std::string_view what);
 // Writes atomically: a temporary file in the same directory, then rename(2).
 Expected<void> writeFileAtomic(const std::filesystem::path& path, std::span<const uint8_t> data);
 
-// Lower-case hex sha256 of the data (OpenSSL).
+using Sha256Digest = std::array<uint8_t, 32>;
+
+// The sha256 of the data (OpenSSL), raw and as lower-case hex.
+Sha256Digest sha256(std::span<const uint8_t> data);
 std::string sha256Hex(std::span<const uint8_t> data);
 
 }  // namespace runwasi

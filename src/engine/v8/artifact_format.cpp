@@ -1,6 +1,5 @@
 #include "engine/v8/artifact_format.h"
 
-#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,12 +47,6 @@ tl::unexpected<Error> invalid(std::string why) {
 }
 
 }  // namespace
-
-Digest sha256(std::span<const uint8_t> data) {
-  Digest digest;
-  SHA256(data.data(), data.size(), digest.data());
-  return digest;
-}
 
 Digest sha256(std::string_view text) {
   return sha256(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));

@@ -29,9 +29,9 @@ inline constexpr size_t kArtifactHeaderSize = 120;
 // Larger artifacts are refused unread (a 660 KB module serializes to ~2 MB).
 inline constexpr uint64_t kMaxArtifactSize = 1ull << 30;
 
-using Digest = std::array<uint8_t, 32>;
+using Digest = Sha256Digest;
 
-Digest sha256(std::span<const uint8_t> data);
+using runwasi::sha256;
 Digest sha256(std::string_view text);
 // The digest of a module: its hex `digestHex` when well-formed, otherwise computed.
 Digest moduleDigest(std::string_view digestHex, std::span<const uint8_t> moduleBytes);
