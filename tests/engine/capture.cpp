@@ -26,17 +26,6 @@ std::string MemFile::contents() const {
   return bytes ? std::string(bytes->begin(), bytes->end()) : std::string("<unreadable>");
 }
 
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "runwasi-test-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) std::abort();
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 RunOutput runModule(engine::Engine& engine, std::string_view module, const RunSpec& spec) {
   MemFile in(spec.stdinData), out, err;
   auto fail = [&](Error e) {

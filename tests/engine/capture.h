@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/scratch_dir.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "engine/engine.h"
@@ -22,19 +23,6 @@ class MemFile {
 
  private:
   UniqueFd fd_;
-};
-
-// A temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
 };
 
 struct RunSpec {

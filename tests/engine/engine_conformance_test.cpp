@@ -139,7 +139,7 @@ TYPED_TEST(EngineConformance, ArgsAndEnvAreExactlyTheGivenOnes) {
 }
 
 TYPED_TEST(EngineConformance, FilesInAPreopenAreWrittenAndReadBack) {
-  TempDir dir;
+  ScratchDir dir;
   RunSpec spec;
   spec.preopens = {{dir.path().string(), "/data"}};
   spec.args = {"/data/out.txt", "some content"};
@@ -153,7 +153,7 @@ TYPED_TEST(EngineConformance, FilesInAPreopenAreWrittenAndReadBack) {
 }
 
 TYPED_TEST(EngineConformance, AHostFileIsReadableThroughAPreopen) {
-  TempDir dir;
+  ScratchDir dir;
   std::ofstream(dir.path() / "in.txt") << "from the host";
   RunSpec spec;
   spec.preopens = {{dir.path().string(), "/"}};
@@ -220,7 +220,7 @@ TYPED_TEST(EngineConformance, LargeOutputArrivesWhole) {
 }
 
 TYPED_TEST(EngineConformance, PathEscapesAreAllBlocked) {
-  TempDir dir;
+  ScratchDir dir;
   RunSpec spec;
   spec.preopens = {{dir.path().string(), "/"}};
   RunOutput out{RunResult{}, "", ""};

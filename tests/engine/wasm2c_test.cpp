@@ -32,7 +32,7 @@ using engine::RunResult;
 
 // A module from WAT text, through wat2wasm.
 ModuleSource watModule(std::string_view name, std::string_view wat) {
-  TempDir dir;
+  ScratchDir dir;
   std::filesystem::path in = dir.path() / "m.wat", out = dir.path() / "m.wasm";
   std::ofstream(in) << wat;
   std::string cmd = "wat2wasm '" + in.string() + "' -o '" + out.string() + "'";
@@ -218,7 +218,7 @@ TEST_F(Wasm2cEngineTest, CacheKeyFollowsTheFlags) {
 // The key names the tool binaries by path, size and mtime: replacing either tool changes it,
 // and nothing else does.
 TEST_F(Wasm2cEngineTest, CacheKeyFollowsTheToolBinaries) {
-  TempDir tmp;
+  ScratchDir tmp;
   auto writeTool = [&](const std::string& name, const std::string& text) {
     std::filesystem::path path = tmp.path() / name;
     std::ofstream(path, std::ios::trunc) << "#!/bin/sh\n" << text << "\n";
@@ -290,7 +290,7 @@ class ChildExitCounter {
 // A run from a cached artifact execs nothing: not for the cache key, not for loading.
 TEST_F(Wasm2cEngineTest, CachedRunStartsNoChildProcess) {
   ModuleSource hello = fileModule("hello");
-  TempDir cacheDir;
+  ScratchDir cacheDir;
   engine::ArtifactCache cache(cacheDir.path());
   ASSERT_TRUE(engine::precompiledArtifact(*engine_, hello, cache).has_value());
 
@@ -315,7 +315,7 @@ TEST_F(Wasm2cEngineTest, CachedRunStartsNoChildProcess) {
 
 // Tool failures are one-line errors quoting the tool, and leave no temp dir behind.
 TEST_F(Wasm2cEngineTest, ToolFailuresAreOneLineErrorsAndLeaveNothingBehind) {
-  TempDir tmp;
+  ScratchDir tmp;
   std::filesystem::path fakeCc = tmp.path() / "fake-cc";
   std::ofstream(fakeCc) << "#!/bin/sh\n"
                            "if [ \"$1\" = --version ]; then echo 'fake-cc 1.0'; exit 0; fi\n"
@@ -353,7 +353,7 @@ TEST_F(Wasm2cEngineTest, ToolFailuresAreOneLineErrorsAndLeaveNothingBehind) {
 TEST_F(Wasm2cEngineTest, TrapMidRunReleasesEverything) {
   ModuleSource module = watModule("open_then_trap", kOpenThenTrap);
   UniqueFd artifact = memfdWith(precompiled(*engine_, module));
-  TempDir dir;
+  ScratchDir dir;
   wasi::Config config;
   config.preopens = {{dir.path().string(), "/"}};
 

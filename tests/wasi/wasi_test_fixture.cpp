@@ -9,24 +9,9 @@
 
 namespace runwasi::wasi::test {
 
-TempDir::TempDir() {
-  // WASI_TEST_TMPDIR runs the suite on another file system (tmpfs, overlayfs, ...).
+std::filesystem::path testTmpdir() {
   const char* base = getenv("WASI_TEST_TMPDIR");
-  std::string tmpl = std::string(base ? base : "/tmp") + "/wasi_test.XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  // Tests drop permissions on some entries; make everything removable first.
-  for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory(ec) && !it->is_symlink(ec))
-      std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all,
-                                   std::filesystem::perm_options::add, ec);
-  }
-  std::filesystem::remove_all(path_, ec);
+  return base ? base : "";
 }
 
 void writeHostFile(const std::string& path, std::string_view content) {

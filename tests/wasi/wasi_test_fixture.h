@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../support/scratch_dir.h"
 #include "wasi/abi.h"
 #include "wasi/host.h"
 
@@ -24,20 +25,7 @@ inline void PrintTo(Errno e, std::ostream* os) {
 
 namespace runwasi::wasi::test {
 
-// A fresh directory under /tmp, removed with everything in it when the object goes.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string operator/(std::string_view name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
+std::filesystem::path testTmpdir();  // $WASI_TEST_TMPDIR, or empty for the default
 void writeHostFile(const std::string& path, std::string_view content);
 std::string readHostFile(const std::string& path);
 
@@ -95,7 +83,9 @@ class WasiTest : public ::testing::Test {
 
   std::vector<uint8_t> mem_ = std::vector<uint8_t>(kMemorySize);
   uint32_t arena_ = 1024;
-  TempDir top_;  // holds `sandbox` (preopened) and things outside it
+  // Holds `sandbox` (preopened) and things outside it. WASI_TEST_TMPDIR runs the suite on
+  // another file system (tmpfs, overlayfs, ...).
+  testing::ScratchDir top_{"wasi_test.", testTmpdir()};
   std::string sandboxPath_;
   std::unique_ptr<Host> host_;
 };

@@ -1,37 +1,14 @@
 #include "engine/wasm2c/precompiler.h"
 
-#include <stdlib.h>
-
 #include <fmt/core.h>
 
+#include "common/temp_dir.h"
 #include "engine/module_info.h"
 #include "engine/wasm2c/artifact.h"
 #include "engine/wasm2c/glue_generator.h"
 
 namespace runwasi::engine::wasm2c {
 namespace {
-
-// A private directory, removed with everything in it when this goes away.
-class TempDir {
- public:
-  static Expected<TempDir> create() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = fmt::format("{}/runwasi-wasm2c-XXXXXX", base && *base ? base : "/tmp");
-    if (!::mkdtemp(pattern.data())) return makeSysError("cannot create a directory in " + pattern);
-    return TempDir(pattern);
-  }
-  TempDir(TempDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
-  TempDir& operator=(TempDir&&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  explicit TempDir(std::filesystem::path path) : path_(std::move(path)) {}
-  std::filesystem::path path_;
-};
 
 Expected<void> writeBytes(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
   return writeFileAtomic(path, bytes);
@@ -50,7 +27,7 @@ Expected<Bytes> Wasm2cPrecompiler::precompile(const ModuleSource& module) const 
   auto info = readModuleInfo(module.bytes);
   if (!info) return fail(info.error());
   if (auto ok = toolchain_.check(); !ok) return fail(ok.error());
-  auto dir = TempDir::create();
+  auto dir = TempDir::create("runwasi-wasm2c-");
   if (!dir) return fail(dir.error());
   const std::filesystem::path& d = dir->path();
   const std::string guest(kGuestName);
