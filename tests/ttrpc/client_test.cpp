@@ -25,14 +25,14 @@ using testing::RunningServer;
 constexpr char kService[] = "test.v1.Echo";
 
 TEST(Client, FailsToConnectToAMissingSocket) {
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   auto client = Client::connect((dir.path() / "absent.sock").string());
   ASSERT_FALSE(client);
   EXPECT_EQ(client.error().code, ErrorCode::kNotFound);
 }
 
 TEST(Client, UsesOddStreamIdsInOrder) {
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   std::string path = (dir.path() / "raw.sock").string();
   auto listener = listenUnix(path);
   ASSERT_TRUE(listener);
@@ -92,7 +92,7 @@ TEST(Client, TimesOutAndIgnoresTheLateAnswer) {
 }
 
 TEST(Client, ConnectionLossFailsPendingAndLaterCalls) {
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   std::string path = (dir.path() / "raw.sock").string();
   auto listener = listenUnix(path);
   ASSERT_TRUE(listener);

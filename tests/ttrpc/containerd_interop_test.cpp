@@ -23,7 +23,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::eventually;
 using testing::RawConnection;
-using testing::TempDir;
+using testing::ScratchDir;
 
 constexpr char kEvents[] = "containerd.services.events.ttrpc.v1.Events";
 
@@ -61,7 +61,7 @@ class ContainerdInterop : public ::testing::Test {
       skipReason_ = "containerd needs root";
       return;
     }
-    dir_ = new TempDir();
+    dir_ = new ScratchDir();
     auto path = [](const char* name) { return (dir_->path() / name).string(); };
     std::ofstream(path("config.toml"))
         << "version = 2\n"
@@ -106,7 +106,7 @@ class ContainerdInterop : public ::testing::Test {
     return request;
   }
 
-  static inline TempDir* dir_ = nullptr;
+  static inline ScratchDir* dir_ = nullptr;
   static inline pid_t pid_ = -1;
   static inline std::string ttrpcAddress_;
   static inline std::string grpcAddress_;

@@ -397,7 +397,7 @@ TEST(Server, RefusesPeersOfAnotherUser) {
 }
 
 TEST(Server, ServesAnInheritedListeningSocket) {
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   std::string path = (dir.path() / "inherited.sock").string();
   auto fd = listenUnix(path);
   ASSERT_TRUE(fd) << fd.error().message;

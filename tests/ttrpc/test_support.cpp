@@ -11,17 +11,6 @@
 
 namespace runwasi::ttrpc::testing {
 
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "ttrpc-test-XXXXXX").string();
-  if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
 RunningServer::RunningServer(ServerOptions options)
     : socketPath_((dir_.path() / "ttrpc.sock").string()) {
   auto server = Server::create(std::move(options));

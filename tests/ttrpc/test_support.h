@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/scratch_dir.h"
 #include "common/unique_fd.h"
 #include "runwasi/ttrpc/wire.pb.h"
 #include "ttrpc/client.h"
@@ -27,6 +28,8 @@ inline std::ostream& operator<<(std::ostream& out, Code code) {
 }  // namespace runwasi::ttrpc
 
 namespace runwasi::ttrpc::testing {
+
+using runwasi::testing::ScratchDir;
 
 // Keeps responders unanswered until the test ends (a dropped one answers Internal).
 class HeldResponders {
@@ -45,18 +48,6 @@ class HeldResponders {
   std::vector<Responder> held_;
 };
 
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 // A server listening on <tempdir>/ttrpc.sock, served on a background thread. Register
 // methods through server() before start().
 class RunningServer {
@@ -71,7 +62,7 @@ class RunningServer {
   std::unique_ptr<Client> connect();
 
  private:
-  TempDir dir_;
+  ScratchDir dir_;
   std::string socketPath_;
   std::unique_ptr<Server> server_;
   std::thread thread_;
