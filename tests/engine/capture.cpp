@@ -43,7 +43,7 @@ RunOutput runModule(engine::Engine& engine, std::string_view module, const RunSp
   config.env = spec.env;
   config.preopens = spec.preopens;
   config.stdinFd = in.fd();
-  config.stdoutFd = out.fd();
+  config.stdoutFd = spec.stdoutFd >= 0 ? spec.stdoutFd : out.fd();
   config.stderrFd = err.fd();
   auto host = wasi::Host::create(std::move(config));
   if (!host) return fail(host.error());

@@ -31,6 +31,7 @@ struct RunSpec {
   std::vector<std::string> env;
   std::vector<wasi::Preopen> preopens;
   std::string stdinData;
+  int stdoutFd = -1;  // the guest's stdout; -1 captures it into RunOutput::out
   bool stubUnknownImports = false;
   bool precompiled = true;  // through the artifact cache (when the engine has a precompiler)
 };

@@ -1,8 +1,15 @@
 // One conformance suite, typed over every engine: each test module, each outcome.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "capture.h"
 #include "common/file.h"
@@ -228,6 +235,52 @@ TYPED_TEST(EngineConformance, PathEscapesAreAllBlocked) {
   EXPECT_EQ(r.exitCode, 0u) << out.out << out.err;
   EXPECT_EQ(out.out.find("ESCAPED"), std::string::npos) << out.out;
   EXPECT_NE(out.out.find("blocked"), std::string::npos) << out.out;
+}
+
+// The body of InfiniteLoopRunsUntilKilled, run in a child process: it never returns.
+TYPED_TEST(EngineConformance, DISABLED_InfiniteLoopChild) {
+  RunSpec spec;
+  spec.stdoutFd = STDOUT_FILENO;
+  this->run("infinite_loop", spec);
+  ADD_FAILURE() << "the infinite loop returned";
+}
+
+TYPED_TEST(EngineConformance, InfiniteLoopRunsUntilKilled) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  UniqueFd readEnd(fds[0]), writeEnd(fds[1]);
+  std::string filter = std::string("--gtest_filter=") +
+                       ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() +
+                       ".DISABLED_InfiniteLoopChild";
+  std::vector<std::string> args{"/proc/self/exe", filter, "--gtest_also_run_disabled_tests"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, writeEnd.get(), STDOUT_FILENO);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  writeEnd.reset();
+
+  // The guest says "looping" once it runs (after gtest's own lines).
+  std::string seen;
+  while (seen.find("looping\n") == std::string::npos) {
+    pollfd p{readEnd.get(), POLLIN, 0};
+    if (::poll(&p, 1, 120000) != 1) break;
+    char buf[4096];
+    ssize_t n = ::read(readEnd.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    seen.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_NE(seen.find("looping\n"), std::string::npos) << seen;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int status = 0;
+  EXPECT_EQ(::waitpid(pid, &status, WNOHANG), 0) << "the loop ended by itself: " << seen;
+  ::kill(pid, SIGKILL);
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
 TYPED_TEST(EngineConformance, UnknownImportIsNamed) {
