@@ -24,11 +24,16 @@ namespace {
 constexpr int kExitUsage = 2;
 constexpr int kExitSetup = 125;  // the module could not be loaded, linked or set up
 
-int fail(int status, std::string_view message) {
+// One line on stderr, whatever the message holds.
+void printError(std::string_view message) {
   std::string line(message);
   for (char& c : line)
     if (c == '\n') c = ' ';
   fmt::print(stderr, "runwasi: {}\n", line);
+}
+
+int fail(int status, std::string_view message) {
+  printError(message);
   return status;
 }
 
@@ -89,7 +94,7 @@ int run(const Options& o) {
   auto result = (*eng)->run(*module, artifact.get(), runOptions, **host);
   if (!result) return fail(kExitSetup, result.error().message);
   if (result->kind == engine::RunResult::Kind::kTrapped)
-    fail(0, fmt::format("{}: wasm trap: {}", entry.path, result->trapMessage));
+    printError(fmt::format("{}: wasm trap: {}", entry.path, result->trapMessage));
   return static_cast<int>(result->exitCode);
 }
 
