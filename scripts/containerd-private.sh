@@ -1,0 +1,381 @@
+#!/usr/bin/env bash
+# A private containerd for the e2e tests and the demo: Debian's containerd with its own
+# config, root, state and sockets under one directory, started in the background and
+# stopped by PID, leaving nothing behind.
+#
+#   containerd-private.sh start DIR [--path-prepend BINDIR]...
+#       Writes DIR/config.toml, starts containerd (PATH prefixed by each BINDIR, so it finds
+#       our shims), waits until it answers and prints `export CONTAINERD_ADDRESS=...` lines
+#       for eval. Log: DIR/containerd.log, PID: DIR/containerd.pid.
+#   containerd-private.sh stop DIR [--keep]
+#       Deletes the tasks it still runs, stops it (SIGTERM, SIGKILL after 10 s), kills the
+#       shims and containers it left, deletes their runc state, unmounts everything under
+#       DIR, removes its shim sockets from /run/containerd/s and then DIR (unless --keep).
+#       Idempotent. (`ctr run --fifo-dir DIR/fifo` keeps ctr's FIFOs in DIR too.)
+#   containerd-private.sh ctr DIR ARGS...
+#       ctr --address DIR/containerd.sock ARGS...
+#
+# Environment: CONTAINERD_PRIVATE_LOG_LEVEL (debug, info, ...; default info),
+# CONTAINERD_PRIVATE_TIMEOUT (seconds start waits; default 20), CONTAINERD and CTR (the
+# binaries; default from PATH).
+set -euo pipefail
+
+readonly containerd_bin=${CONTAINERD:-containerd}
+readonly ctr_bin=${CTR:-ctr}
+# Fixed by containerd whatever its config: shim sockets live here (PROTOCOL.md).
+readonly shim_socket_dir=/run/containerd/s
+readonly runc_root=/run/containerd/runc
+
+die() {
+  echo "containerd-private: $*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '6,17s/^# \{0,1\}//p' "$0" >&2
+  exit 2
+}
+
+# DIR made absolute without requiring it to exist; every path below derives from it.
+absolute_dir() {
+  [[ -n $1 ]] || die "DIR must not be empty"
+  realpath -m -- "$1"
+}
+
+# The PID in DIR/containerd.pid if that process is still our containerd (not a recycled PID).
+running_pid() {
+  local dir=$1 pid
+  [[ -r $dir/containerd.pid ]] || return 1
+  pid=$(<"$dir/containerd.pid")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  cmdline_has "$pid" "$dir/config.toml" || return 1
+  echo "$pid"
+}
+
+# True when one of PID's arguments is exactly ARG.
+cmdline_has() {
+  local pid=$1 arg=$2 a
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  while IFS= read -r -d '' a; do
+    [[ $a == "$arg" ]] && return 0
+  done <"/proc/$pid/cmdline" 2>/dev/null
+  return 1
+}
+
+# True while PID exists and is not a zombie.
+alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
+answers() {
+  # ctr keeps retrying a socket that does not exist yet; do not wait on it.
+  [[ -S $1/containerd.sock ]] && timeout 2 "$ctr_bin" --address "$1/containerd.sock" version >/dev/null 2>&1
+}
+
+write_config() {
+  local dir=$1 level=$2
+  # The CRI plugin stays enabled: on this machine it starts once root may not lower
+  # oom_score_adj (restrict_oom_score_adj) and its network namespaces live under our
+  # state. Without CNI plugins or a sandbox image it only logs an error; issue 5 sets
+  # those up.
+  cat >"$dir/config.toml" <<EOF
+version = 2
+root = "$dir/root"
+state = "$dir/state"
+
+[grpc]
+  address = "$dir/containerd.sock"
+
+[ttrpc]
+  address = "$dir/containerd.sock.ttrpc"
+
+[debug]
+  level = "$level"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$dir/opt"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni/net.d"
+EOF
+}
+
+cmd_start() {
+  [[ $# -ge 1 ]] || usage
+  local dir path_prefix="" level=${CONTAINERD_PRIVATE_LOG_LEVEL:-info}
+  local timeout_s=${CONTAINERD_PRIVATE_TIMEOUT:-20}
+  dir=$(absolute_dir "$1")
+  shift
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --path-prepend)
+        [[ $# -ge 2 ]] || die "--path-prepend needs a directory"
+        [[ -d $2 ]] || die "--path-prepend $2: not a directory"
+        path_prefix+="$(realpath -- "$2"):"
+        shift 2
+        ;;
+      *) die "start: unknown argument $1" ;;
+    esac
+  done
+  [[ $level =~ ^(trace|debug|info|warn|error|fatal|panic)$ ]] ||
+    die "CONTAINERD_PRIVATE_LOG_LEVEL=$level is not a containerd log level"
+  command -v "$containerd_bin" >/dev/null || die "$containerd_bin not found (apt-get install containerd)"
+  command -v "$ctr_bin" >/dev/null || die "$ctr_bin not found (apt-get install containerd)"
+  # sun_path holds 107 bytes; containerd would fail later with a less clear message.
+  # The path goes into TOML strings unescaped.
+  [[ $dir != *[\\\"$'\n']* ]] || die "$dir: quotes, backslashes and newlines are not supported"
+  local suffix=/containerd.sock.ttrpc pid
+  ((${#dir} + ${#suffix} <= 107)) || die "$dir is too long for a unix socket path"
+  if pid=$(running_pid "$dir"); then
+    die "a containerd (pid $pid) already runs with $dir/config.toml; stop it first"
+  fi
+
+  mkdir -p "$dir"
+  write_config "$dir" "$level"
+  # setsid: its own session, so the caller's terminal signals do not reach it; stdio to
+  # the log so `eval "$(... start ...)"` does not wait on it.
+  PATH="$path_prefix$PATH" setsid "$containerd_bin" --config "$dir/config.toml" \
+    </dev/null >>"$dir/containerd.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$dir/containerd.pid"
+
+  local deadline=$((SECONDS + timeout_s))
+  until answers "$dir"; do
+    if ! alive "$pid"; then
+      echo "containerd-private: containerd exited during start-up; $dir/containerd.log:" >&2
+      tail -n 30 "$dir/containerd.log" >&2
+      exit 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "containerd-private: containerd did not answer within ${timeout_s} s; $dir/containerd.log:" >&2
+      tail -n 30 "$dir/containerd.log" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+      exit 1
+    fi
+    sleep 0.1
+  done
+
+  printf 'export CONTAINERD_ADDRESS=%q\n' "$dir/containerd.sock"
+  printf 'export CONTAINERD_TTRPC_ADDRESS=%q\n' "$dir/containerd.sock.ttrpc"
+  printf 'export CONTAINERD_PRIVATE_DIR=%q\n' "$dir"
+}
+
+# Task bundles: DIR/state/io.containerd.runtime.v2.task/NS/ID.
+bundles() {
+  local b
+  for b in "$1"/state/io.containerd.runtime.v2.task/*/*; do
+    [[ -d $b ]] && echo "$b"
+  done
+}
+
+# Shim sockets under /run/containerd/s that this containerd's shims own: from each
+# bundle's `address` file, and the name containerd derives for the bundle's id
+# (sha256 of ADDRESS/NS/ID), in case the shim died before writing the file.
+shim_sockets() {
+  local dir=$1 b addr ns id
+  while IFS= read -r b; do
+    if [[ -r $b/address ]]; then
+      addr=$(<"$b/address")
+      addr=${addr#unix://}
+      [[ $addr == "$shim_socket_dir"/* ]] && echo "$addr"
+    fi
+    id=${b##*/}
+    ns=${b%/*}
+    ns=${ns##*/}
+    echo "$shim_socket_dir/$(printf '%s' "$dir/containerd.sock/$ns/$id" | sha256sum | cut -d' ' -f1)"
+  done < <(bundles "$dir")
+}
+
+# Asks containerd to kill and delete the tasks it still runs, so shims and runtimes clean
+# up after themselves; bounded, since a broken shim must not hang stop.
+delete_tasks() {
+  local dir=$1 ns task
+  while IFS= read -r ns; do
+    while IFS= read -r task; do
+      [[ -n $task ]] || continue
+      timeout 5 "$ctr_bin" --address "$dir/containerd.sock" -n "$ns" tasks delete --force "$task" \
+        >/dev/null 2>&1 || echo "containerd-private: could not delete task $ns/$task" >&2
+    done < <(timeout 5 "$ctr_bin" --address "$dir/containerd.sock" -n "$ns" tasks ls -q 2>/dev/null || true)
+  done < <(timeout 5 "$ctr_bin" --address "$dir/containerd.sock" namespaces ls -q 2>/dev/null || true)
+}
+
+# SIGTERM, then SIGKILL after GRACE seconds.
+terminate() {
+  local pid=$1 grace=$2 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < grace * 10; i++)); do
+    alive "$pid" || return 0
+    sleep 0.1
+  done
+  echo "containerd-private: pid $pid ignored SIGTERM for ${grace} s; SIGKILL" >&2
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# PIDs of this script and its ancestors: never candidates, even when run from inside DIR.
+protected_pids() {
+  local pid=$BASHPID
+  while [[ $pid =~ ^[0-9]+$ && $pid -gt 1 ]]; do
+    echo "$pid"
+    pid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) || break
+  done
+}
+
+# Processes this containerd left: its own (--config DIR/config.toml), shims and clients
+# naming its sockets, processes whose cwd is a bundle or under its root, and all their
+# descendants (the containers the shims ran).
+leftover_pids() {
+  local dir=$1 pid cwd
+  local -A protected=() seeds=() parent_of=()
+  while IFS= read -r pid; do protected[$pid]=1; done < <(protected_pids)
+  for pid in /proc/[0-9]*; do
+    pid=${pid#/proc/}
+    [[ -n ${protected[$pid]:-} ]] && continue
+    alive "$pid" || continue
+    parent_of[$pid]=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) || continue
+    cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || cwd=""
+    cwd=${cwd% (deleted)}
+    if [[ $cwd == "$dir"/state/* || $cwd == "$dir"/root/* ]] ||
+      cmdline_has "$pid" "$dir/config.toml" ||
+      cmdline_has "$pid" "$dir/containerd.sock" ||
+      cmdline_has "$pid" "$dir/containerd.sock.ttrpc"; then
+      seeds[$pid]=1
+    fi
+  done
+  # Descendants: repeat until no process's parent is newly a member.
+  local changed=1
+  while ((changed)); do
+    changed=0
+    for pid in "${!parent_of[@]}"; do
+      if [[ -z ${seeds[$pid]:-} && -n ${seeds[${parent_of[$pid]}]:-} && -z ${protected[$pid]:-} ]]; then
+        seeds[$pid]=1
+        changed=1
+      fi
+    done
+  done
+  for pid in "${!seeds[@]}"; do echo "$pid"; done
+}
+
+kill_leftovers() {
+  local dir=$1 pid i
+  local -a pids=()
+  mapfile -t pids < <(leftover_pids "$dir")
+  ((${#pids[@]})) || return 0
+  echo "containerd-private: killing leftover processes ${pids[*]}" >&2
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    local left=0
+    for pid in "${pids[@]}"; do alive "$pid" && left=1; done
+    ((left)) || return 0
+    sleep 0.1
+  done
+  echo "containerd-private: processes still alive after SIGKILL: ${pids[*]}" >&2
+}
+
+# runc's state and cgroups for containers of our bundles, which only `runc delete` removes
+# when the shim that would have run it was killed. runc keeps them outside DIR, under
+# /run/containerd/runc/NS/ID, with the bundle in the state's labels.
+delete_runc_state() {
+  local dir=$1 state ns_root id
+  [[ -d $runc_root ]] && command -v runc >/dev/null || return 0
+  while IFS= read -r state; do
+    id=${state%/state.json}
+    ns_root=${id%/*}
+    id=${id##*/}
+    runc --root "$ns_root" delete --force "$id" >/dev/null 2>&1 ||
+      echo "containerd-private: runc delete $id failed; $state left" >&2
+  done < <(grep -lF "bundle=$dir/state/" "$runc_root"/*/*/state.json 2>/dev/null || true)
+}
+
+# Mount points at or under DIR, deepest first; mountinfo escapes space, tab, newline, \.
+mounts_under() {
+  local dir=$1
+  awk -v dir="$dir" '{
+      mp = $5
+      while (match(mp, /\\[0-7][0-7][0-7]/)) {
+        c = sprintf("%c", (substr(mp, RSTART + 1, 1) * 64) + (substr(mp, RSTART + 2, 1) * 8) + substr(mp, RSTART + 3, 1))
+        mp = substr(mp, 1, RSTART - 1) c substr(mp, RSTART + 4)
+      }
+      if (mp == dir || index(mp, dir "/") == 1) print gsub("/", "/", mp) "\t" mp
+    }' /proc/self/mountinfo | sort -rn -k1,1 | cut -f2-
+}
+
+unmount_all() {
+  local dir=$1 mp pass
+  # Several passes: a lazy unmount can uncover a mount stacked under the same point.
+  for ((pass = 0; pass < 5; pass++)); do
+    local -a mps=()
+    mapfile -t mps < <(mounts_under "$dir")
+    ((${#mps[@]})) || return 0
+    for mp in "${mps[@]}"; do
+      umount -l -- "$mp" 2>/dev/null || echo "containerd-private: could not unmount $mp" >&2
+    done
+  done
+  [[ -z $(mounts_under "$dir") ]] || echo "containerd-private: mounts remain under $dir" >&2
+}
+
+cmd_stop() {
+  [[ $# -ge 1 ]] || usage
+  local dir keep=0
+  dir=$(absolute_dir "$1")
+  shift
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --keep) keep=1 ;;
+      *) die "stop: unknown argument $1" ;;
+    esac
+    shift
+  done
+  [[ -d $dir ]] || return 0
+
+  local -a sockets=()
+  mapfile -t sockets < <(shim_sockets "$dir")
+  local pid
+  if pid=$(running_pid "$dir"); then
+    answers "$dir" && delete_tasks "$dir"
+    terminate "$pid" 10
+  fi
+  kill_leftovers "$dir"
+  delete_runc_state "$dir"
+  unmount_all "$dir"
+  local s
+  for s in "${sockets[@]}"; do
+    [[ -S $s ]] && rm -f -- "$s"
+  done
+  rm -f -- "$dir/containerd.pid"
+  ((keep)) && return 0
+  if [[ -e $dir/config.toml ]]; then
+    # --one-file-system: never descend into a mount that could not be removed.
+    rm -rf --one-file-system -- "$dir"
+  elif ! rmdir -- "$dir" 2>/dev/null; then
+    echo "containerd-private: $dir has no config.toml (not made by start); left in place" >&2
+  fi
+}
+
+cmd_ctr() {
+  [[ $# -ge 1 ]] || usage
+  local dir
+  dir=$(absolute_dir "$1")
+  shift
+  exec "$ctr_bin" --address "$dir/containerd.sock" "$@"
+}
+
+main() {
+  [[ $# -ge 1 ]] || usage
+  local cmd=$1
+  shift
+  case $cmd in
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    ctr) cmd_ctr "$@" ;;
+    -h | --help | help) usage ;;
+    *) die "unknown command $cmd (start, stop, ctr)" ;;
+  esac
+}
+
+main "$@"
