@@ -59,3 +59,27 @@ find_program(RUNWASI_FUZZ_CXX NAMES clang++-14 clang++)
 # client talks to containerd's own ttrpc Events service. Tests skip without it.
 find_program(RUNWASI_CONTAINERD_EXECUTABLE containerd)
 find_program(RUNWASI_CTR_EXECUTABLE ctr)
+
+# ---- shim bootstrap (src/shim/bootstrap*) ----
+# nlohmann-json3-dev (header-only) reads the bundle's config.json. It lives in /usr/include,
+# so code may include <nlohmann/json.hpp> directly; runwasi_nlohmann_json names it for
+# targets that want the dependency spelled out.
+find_path(NLOHMANN_JSON_INCLUDE_DIR nlohmann/json.hpp REQUIRED)
+add_library(runwasi_nlohmann_json INTERFACE)
+target_include_directories(runwasi_nlohmann_json SYSTEM INTERFACE ${NLOHMANN_JSON_INCLUDE_DIR})
+# The revision a shim's -v reports (ShimIdentity::revision): `git describe` when CMake
+# configures, else "unknown". A shim main can pass it as a compile definition.
+find_program(RUNWASI_GIT_EXECUTABLE git)
+set(RUNWASI_GIT_REVISION unknown)
+if(RUNWASI_GIT_EXECUTABLE)
+  execute_process(
+    COMMAND ${RUNWASI_GIT_EXECUTABLE} describe --always --dirty
+    WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}
+    OUTPUT_VARIABLE runwasi_git_describe
+    OUTPUT_STRIP_TRAILING_WHITESPACE
+    ERROR_QUIET
+    RESULT_VARIABLE runwasi_git_result)
+  if(runwasi_git_result EQUAL 0 AND runwasi_git_describe)
+    set(RUNWASI_GIT_REVISION ${runwasi_git_describe})
+  endif()
+endif()

@@ -1,0 +1,338 @@
+#include "shim/bootstrap.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file.h"
+#include "common/log.h"
+#include "common/scope_exit.h"
+#include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
+#include "shim/shim_address.h"
+#include "ttrpc/unix_socket.h"
+
+namespace runwasi::shim {
+namespace {
+
+constexpr int kListenerFd = 3;
+constexpr int kOptionsFd = 4;
+// Descriptors are moved above this before fork, so the child's dup2 onto 0-4 never
+// overwrites one it still needs.
+constexpr int kSpareFdBase = 10;
+constexpr std::string_view kGroupAnnotation = "io.kubernetes.cri.sandbox-id";
+// What runc's shim reports from delete when the exit status is unknown: 128 + SIGKILL.
+constexpr uint32_t kUnknownExitStatus = 137;
+
+std::filesystem::path bundleOf(const ShimFlags& flags) {
+  if (!flags.bundle.empty()) return flags.bundle;
+  std::error_code ec;
+  std::filesystem::path cwd = std::filesystem::current_path(ec);
+  return ec ? std::filesystem::path(".") : cwd;
+}
+
+Expected<std::string> readAll(int fd, std::string_view what) {
+  std::string data;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return makeSysError("reading " + std::string(what));
+    if (n == 0) return data;
+    data.append(buf, static_cast<size_t>(n));
+  }
+}
+
+Expected<void> writeAll(int fd, std::string_view data, std::string_view what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return makeSysError("writing " + std::string(what));
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+Expected<UniqueFd> dupAbove(int fd, int minimum) {
+  UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, minimum));
+  if (!copy) return makeSysError("fcntl(F_DUPFD_CLOEXEC)");
+  return copy;
+}
+
+// A memfd rather than a pipe: start never blocks on a daemon that has not read yet, and
+// nothing is left in the bundle. Sealed, so the daemon sees exactly what start read.
+Expected<UniqueFd> optionsMemfd(const std::string& options) {
+  UniqueFd fd(::memfd_create("runwasi-shim-options", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return makeSysError("memfd_create for the runtime options");
+  TRY_VOID(writeAll(fd.get(), options, "the runtime options memfd"));
+  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
+      0) {
+    return makeSysError("sealing the runtime options memfd");
+  }
+  return fd;
+}
+
+// Starts the daemon: /proc/self/exe with args, in its own session, stdio on /dev/null, the
+// listener as fd 3 and the options as fd 4. Returns once exec has succeeded (or failed).
+Expected<pid_t> spawnDaemon(const std::string& argv0, const std::vector<std::string>& args,
+                            int listener, int options) {
+  TRY(UniqueFd listenerCopy, dupAbove(listener, kSpareFdBase));
+  TRY(UniqueFd optionsCopy, dupAbove(options, kSpareFdBase));
+  UniqueFd devNull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devNull) return makeSysError("opening /dev/null");
+  TRY(devNull, dupAbove(devNull.get(), kSpareFdBase));
+  // The child reports a failed exec through this close-on-exec pipe: EOF means success.
+  int pipeFds[2];
+  if (::pipe2(pipeFds, O_CLOEXEC) != 0) return makeSysError("pipe2");
+  UniqueFd errRead(pipeFds[0]);
+  UniqueFd errWriteLow(pipeFds[1]);
+  TRY(UniqueFd errWrite, dupAbove(errWriteLow.get(), kSpareFdBase));
+  errWriteLow.reset();
+
+  // Everything the child touches is prepared before fork: after it, only
+  // async-signal-safe calls.
+  std::vector<std::string> argvStrings;
+  argvStrings.push_back(argv0);
+  argvStrings.insert(argvStrings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& s : argvStrings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = ::fork();
+  if (pid < 0) return makeSysError("fork for the shim daemon");
+  if (pid == 0) {
+    ::setsid();
+    bool ok = ::dup2(devNull.get(), 0) == 0 && ::dup2(devNull.get(), 1) == 1 &&
+              ::dup2(devNull.get(), 2) == 2 &&
+              ::dup2(listenerCopy.get(), kListenerFd) == kListenerFd &&
+              ::dup2(optionsCopy.get(), kOptionsFd) == kOptionsFd;
+    if (ok) {
+      // Leak nothing else into the daemon, whatever our caller left open.
+      ::syscall(SYS_close_range, kOptionsFd + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+      ::execv("/proc/self/exe", argv.data());
+    }
+    int err = errno;
+    [[maybe_unused]] ssize_t n = ::write(errWrite.get(), &err, sizeof(err));
+    ::_exit(127);
+  }
+  errWrite.reset();
+  int childErrno = 0;
+  ssize_t n;
+  do {
+    n = ::read(errRead.get(), &childErrno, sizeof(childErrno));
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    ::waitpid(pid, nullptr, 0);
+    return makeSysError("starting the shim daemon (exec /proc/self/exe)", childErrno);
+  }
+  return pid;
+}
+
+// Daemon mode: takes over what start passed (see bootstrap.h) and runs the daemon body.
+Expected<int> runDaemon(ShimFlags flags, const DaemonMain& daemonMain) {
+  int accepting = 0;
+  socklen_t len = sizeof(accepting);
+  if (::getsockopt(kListenerFd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 ||
+      accepting == 0) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     "fd 3 is not a listening socket: the daemon action is only for the "
+                     "process that start launches");
+  }
+  DaemonContext context;
+  context.listener.reset(kListenerFd);
+  // Neither descriptor may reach the container processes the daemon starts.
+  ::fcntl(kListenerFd, F_SETFD, FD_CLOEXEC);
+  sockaddr_un addr{};
+  socklen_t addrLen = sizeof(addr);
+  if (::getsockname(kListenerFd, reinterpret_cast<sockaddr*>(&addr), &addrLen) != 0) {
+    return makeSysError("getsockname on the inherited shim socket");
+  }
+  context.socketPath = addr.sun_path;
+  if (::fcntl(kOptionsFd, F_GETFD) >= 0) {
+    UniqueFd options(kOptionsFd);
+    TRY(Bytes bytes, readFd(options.get(), "the runtime options (fd 4)"));
+    context.runtimeOptions.assign(bytes.begin(), bytes.end());
+  }
+  context.bundle = bundleOf(flags);
+  if (const char* ttrpc = std::getenv("TTRPC_ADDRESS")) context.ttrpcAddress = ttrpc;
+  context.flags = std::move(flags);
+  return daemonMain(context);
+}
+
+void printError(const ShimIdentity& identity, const Error& error) {
+  std::fprintf(stderr, "%s: %s\n", identity.name.c_str(), error.message.c_str());
+}
+
+}  // namespace
+
+std::string versionText(const ShimIdentity& identity) {
+  // Go's shims: Printf("%s:\n"), Println("  Version: ", v), Println("  Revision:", r),
+  // then a Go version line and a blank line. Println's separating space aligns the values.
+  return identity.name + ":\n  Version:  " + identity.version +
+         "\n  Revision: " + identity.revision + "\n\n";
+}
+
+Expected<std::string> readGroupId(const std::filesystem::path& bundle, const std::string& id) {
+  std::filesystem::path configPath = bundle / "config.json";
+  auto bytes = readFile(configPath);
+  if (!bytes) return tl::unexpected(std::move(bytes).error().context("reading the OCI spec"));
+  nlohmann::json spec;
+  try {
+    spec = nlohmann::json::parse(bytes->begin(), bytes->end());
+  } catch (const nlohmann::json::parse_error& e) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     configPath.string() + " is not valid JSON: " + e.what());
+  }
+  if (!spec.is_object()) {
+    return makeError(ErrorCode::kInvalidArgument, configPath.string() + " is not a JSON object");
+  }
+  auto annotations = spec.find("annotations");
+  if (annotations == spec.end() || annotations->is_null()) return id;
+  if (!annotations->is_object()) {
+    return makeError(ErrorCode::kInvalidArgument,
+                     configPath.string() + ": \"annotations\" is not an object");
+  }
+  auto group = annotations->find(kGroupAnnotation);
+  if (group == annotations->end()) return id;
+  if (!group->is_string()) {
+    return makeError(
+        ErrorCode::kInvalidArgument,
+        configPath.string() + ": annotation " + std::string(kGroupAnnotation) + " is not a string");
+  }
+  return group->get<std::string>();
+}
+
+Expected<std::string> startShim(const ShimFlags& flags, const std::string& runtimeOptions,
+                                const std::string& argv0) {
+  std::filesystem::path bundle = bundleOf(flags);
+  TRY(std::string group, readGroupId(bundle, flags.id));
+  std::string address = socketAddress(flags.address, flags.ns, group);
+  TRY(std::string path, socketPathOf(address));
+
+  std::error_code ec;
+  std::filesystem::create_directories(kSocketDir, ec);
+  if (ec) {
+    return makeError(ErrorCode::kInternal,
+                     "creating " + std::string(kSocketDir) + ": " + ec.message());
+  }
+  auto listener = ttrpc::listenUnix(path);
+  if (!listener && listener.error().sysErrno == EADDRINUSE) {
+    // The group's shim answers: this container joins it (containerd's shim grouping).
+    if (canConnect(path)) {
+      TRY_VOID(writeAddressFile(bundle, address));
+      return address;
+    }
+    // Left by a daemon that died: take the name over.
+    TRY_VOID(removeSocket(path));
+    listener = ttrpc::listenUnix(path);
+  }
+  if (!listener) {
+    return tl::unexpected(std::move(listener).error().context("creating the shim socket"));
+  }
+  ScopeExit removeOnError([&] { (void)removeSocket(path); });
+  if (::chmod(path.c_str(), 0600) != 0) return makeSysError("chmod " + path);
+  TRY_VOID(writeAddressFile(bundle, address));
+  TRY(UniqueFd options, optionsMemfd(runtimeOptions));
+  TRY_VOID(spawnDaemon(argv0, daemonArgs(flags), listener->get(), options.get()));
+  removeOnError.dismiss();
+  return address;
+}
+
+Expected<std::string> deleteShim(const ShimFlags& flags) {
+  std::filesystem::path bundle = bundleOf(flags);
+  // Candidates: the group's computed address (config.json may be gone: then the id) and
+  // whatever the bundle's address file names.
+  std::vector<std::string> addresses;
+  if (!flags.address.empty()) {
+    std::string group = readGroupId(bundle, flags.id).value_or(flags.id);
+    addresses.push_back(socketAddress(flags.address, flags.ns, group));
+  }
+  if (auto recorded = readFile(bundle / "address"); recorded && !recorded->empty()) {
+    addresses.emplace_back(recorded->begin(), recorded->end());
+  }
+  for (const std::string& address : addresses) {
+    auto path = socketPathOf(address);
+    if (!path) continue;
+    std::error_code ec;
+    // A live socket belongs to a daemon still serving this group's other containers.
+    if (!std::filesystem::exists(*path, ec) || canConnect(*path)) continue;
+    if (auto removed = removeSocket(*path); !removed) {
+      log::warn("delete: {}", removed.error().message);
+    }
+  }
+
+  containerd::task::v2::DeleteResponse response;
+  response.set_pid(0);
+  response.set_exit_status(kUnknownExitStatus);
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now);
+  response.mutable_exited_at()->set_seconds(seconds.count());
+  response.mutable_exited_at()->set_nanos(static_cast<int32_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now - seconds).count()));
+  return response.SerializeAsString();
+}
+
+int runShim(int argc, char** argv, const ShimIdentity& identity, const DaemonMain& daemonMain) {
+  std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  auto flags = parseShimFlags(args);
+  if (!flags) {
+    printError(identity, flags.error());
+    return 1;
+  }
+  if (flags->version) {
+    std::string text = versionText(identity);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+  }
+  if (flags->debug) log::setLevel(log::Level::kDebug);
+  std::string argv0 = argc > 0 ? argv[0] : identity.name;
+
+  Expected<std::string> output;
+  switch (flags->action) {
+    case ShimAction::kStart: {
+      // containerd reads start's stdout and stderr together as the address: print nothing
+      // else on success.
+      auto options = readAll(STDIN_FILENO, "the runtime options on stdin");
+      if (!options) {
+        output = tl::unexpected(std::move(options).error());
+        break;
+      }
+      output = startShim(*flags, *options, argv0);
+      break;
+    }
+    case ShimAction::kDelete:
+      output = deleteShim(*flags);
+      break;
+    case ShimAction::kDaemon: {
+      auto code = runDaemon(std::move(*flags), daemonMain);
+      if (!code) {
+        printError(identity, code.error());
+        return 1;
+      }
+      return *code;
+    }
+    case ShimAction::kNone:
+      break;
+  }
+  if (!output) {
+    printError(identity, output.error());
+    return 1;
+  }
+  if (!writeAll(STDOUT_FILENO, *output, "stdout")) return 1;
+  return 0;
+}
+
+}  // namespace runwasi::shim

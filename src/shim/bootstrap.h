@@ -1,0 +1,68 @@
+// The shim binary protocol: what containerd runs the binary for (`start`, `delete`, `-v`),
+// and the hand-over from `start` to the long-lived daemon.
+//
+// `start` re-executes /proc/self/exe with the same arguments, the action replaced by the
+// hidden `daemon` (kDaemonAction), in its own session, stdio on /dev/null, cwd kept (the
+// bundle), and two inherited descriptors:
+//   fd 3  the listening socket at /run/containerd/s/<hash> (start created it);
+//   fd 4  a sealed memfd holding start's stdin: the runtime options, a serialized
+//         google.protobuf.Any, possibly empty.
+// runShim in daemon mode takes both over into a DaemonContext and calls the DaemonMain.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+#include "shim/bootstrap_flags.h"
+
+namespace runwasi::shim {
+
+// What `-v` reports; each engine's binary passes its own.
+struct ShimIdentity {
+  std::string name;                  // e.g. "containerd-shim-v8-v1"
+  std::string version;               // e.g. "0.1.0"
+  std::string revision = "unknown";  // git describe of the build, when known
+};
+
+// Everything the daemon starts from.
+struct DaemonContext {
+  ShimFlags flags;
+  UniqueFd listener;             // the listening ttrpc socket (was fd 3), close-on-exec
+  std::string socketPath;        // its path, for removal when the daemon exits
+  std::filesystem::path bundle;  // -bundle, else the working directory
+  std::string ttrpcAddress;      // $TTRPC_ADDRESS: containerd's ttrpc socket (events)
+  std::string runtimeOptions;    // the serialized options Any start read on stdin
+};
+
+// The daemon's body: serve ttrpc on context.listener until shutdown; returns the exit code.
+using DaemonMain = std::function<int(DaemonContext&)>;
+
+// The whole binary: parses argv, runs the action, prints errors as "<name>: <message>" on
+// stderr; returns the process exit code (0, or 1 on error as Go's shims do).
+int runShim(int argc, char** argv, const ShimIdentity& identity, const DaemonMain& daemonMain);
+
+// The pieces runShim is made of, exposed for tests.
+
+// The `-v` text, laid out as containerd's Go shims print it.
+std::string versionText(const ShimIdentity& identity);
+
+// The group a container's shim is shared by: the bundle config.json's annotation
+// io.kubernetes.cri.sandbox-id, else the container id. A missing or malformed config.json
+// is an error.
+Expected<std::string> readGroupId(const std::filesystem::path& bundle, const std::string& id);
+
+// `start`: reuses a live daemon for the group or starts one; writes <bundle>/address and
+// returns the address to print. runtimeOptions is what was read from stdin; argv0 is the
+// daemon's argv[0] (the binary is always /proc/self/exe).
+Expected<std::string> startShim(const ShimFlags& flags, const std::string& runtimeOptions,
+                                const std::string& argv0);
+
+// `delete`: removes what a dead daemon left for this id (its socket file when nothing
+// answers on it) and returns the serialized DeleteResponse to print. Never fails on
+// things already gone.
+Expected<std::string> deleteShim(const ShimFlags& flags);
+
+}  // namespace runwasi::shim

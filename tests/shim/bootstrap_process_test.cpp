@@ -1,0 +1,407 @@
+// start / reuse / delete end to end: this test binary doubles as a shim. Run with
+// RUNWASI_BOOTSTRAP_TEST_SHIM=1 it is "containerd-shim-test-v1": runShim with a daemon that
+// serves one ttrpc test method, before any test runs (see ShimMode below).
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/file.h"
+#include "common/temp_dir.h"
+#include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
+#include "shim/bootstrap.h"
+#include "shim/shim_address.h"
+#include "ttrpc/client.h"
+#include "ttrpc/server.h"
+
+namespace runwasi::shim {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kShimModeEnv[] = "RUNWASI_BOOTSTRAP_TEST_SHIM";
+constexpr char kShimName[] = "containerd-shim-test-v1";
+constexpr char kTestService[] = "runwasi.test.Bootstrap";
+constexpr char kFakeTtrpc[] = "/run/bootstrap-test/ttrpc.sock";
+
+// The trivial daemon: answers Describe with what it was started with.
+int testDaemon(DaemonContext& context) {
+  auto server = ttrpc::Server::create();
+  if (!server) return 2;
+  (*server)->addMethod(
+      kTestService, "Describe", [&context](const ttrpc::Call&) -> ttrpc::StatusOr<std::string> {
+        std::error_code ec;
+        return "id=" + context.flags.id + "\nns=" + context.flags.ns +
+               "\nbundle=" + context.bundle.string() + "\ncwd=" + fs::current_path(ec).string() +
+               "\nttrpc=" + context.ttrpcAddress + "\nsocket=" + context.socketPath +
+               "\noptions=" + context.runtimeOptions + "\n";
+      });
+  if (!(*server)->listen(std::move(context.listener))) return 3;
+  return (*server)->run() ? 0 : 4;
+}
+
+// stdout as the shim's caller gave it; until ShimMode runs, fd 1 is /dev/null so that
+// what gtest_main prints first never mixes into start's answer to containerd.
+int savedStdout = -1;
+
+// Runs the shim before any test when the environment says so.
+class ShimMode : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    std::fflush(stdout);
+    ::dup2(savedStdout, STDOUT_FILENO);
+    ::close(savedStdout);
+    auto cmdline = readFile("/proc/self/cmdline");
+    std::vector<std::string> args;
+    std::string current;
+    for (uint8_t c : cmdline.value_or(Bytes{})) {
+      if (c == 0) {
+        args.push_back(std::move(current));
+        current.clear();
+      } else {
+        current.push_back(static_cast<char>(c));
+      }
+    }
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    int code = runShim(static_cast<int>(args.size()), argv.data(), {kShimName, "9.8.7", "test-rev"},
+                       testDaemon);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::_exit(code);
+  }
+};
+
+[[maybe_unused]] const bool kShimModeRegistered = [] {
+  if (std::getenv(kShimModeEnv) == nullptr) return false;
+  savedStdout = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  int devNull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ::dup2(devNull, STDOUT_FILENO);
+  ::close(devNull);
+  auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+  delete listeners.Release(listeners.default_result_printer());
+  ::testing::AddGlobalTestEnvironment(new ShimMode);
+  return true;
+}();
+
+struct ShimRun {
+  int exitCode = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class BootstrapProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Daemons outlive the start process that forks them: as a subreaper this process
+    // gets them back, so TearDown can reap them after killing them by PID.
+    ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    ns_ = "bootstrap-test-" + std::to_string(::getpid()) + "-" + info->name();
+    containerdAddress_ = "/run/bootstrap-test-" + std::to_string(::getpid()) + "/containerd.sock";
+    auto scratch = TempDir::create("bootstrap-proc-");
+    ASSERT_TRUE(scratch) << scratch.error().message;
+    scratch_.emplace(std::move(*scratch));
+  }
+
+  void TearDown() override {
+    for (pid_t pid : daemonPids()) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    for (const std::string& group : groups_) {
+      auto path = socketPathOf(address(group));
+      if (path) (void)removeSocket(*path);
+    }
+    ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  }
+
+  // A unique group name for this test (sockets in /run/containerd/s are real).
+  std::string group(const std::string& name) {
+    std::string g = ns_ + "-" + name;
+    groups_.insert(g);
+    return g;
+  }
+  std::string address(const std::string& group) const {
+    return socketAddress(containerdAddress_, ns_, group);
+  }
+
+  fs::path bundle(const std::string& id, const std::string& config) {
+    fs::path dir = scratch_->path() / id;
+    fs::create_directories(dir);
+    std::ofstream(dir / "config.json") << config;
+    return dir;
+  }
+  fs::path podBundle(const std::string& id, const std::string& group) {
+    return bundle(id, R"({"ociVersion":"1.0.2","annotations":{"io.kubernetes.cri.sandbox-id":")" +
+                          group + R"("}})");
+  }
+
+  // Runs this binary as the shim, as containerd would: cwd = bundle, options on stdin.
+  ShimRun runShimBinary(std::vector<std::string> args, const fs::path& cwd,
+                        const std::string& stdinData = "") {
+    static int counter = 0;
+    fs::path io = scratch_->path() / ("io-" + std::to_string(counter++));
+    fs::create_directories(io);
+    std::ofstream(io / "stdin") << stdinData;
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::strncmp(*e, "GTEST_", 6) != 0 && std::strncmp(*e, "TTRPC_ADDRESS=", 14) != 0) {
+        env.emplace_back(*e);
+      }
+    }
+    env.push_back(std::string(kShimModeEnv) + "=1");
+    env.push_back(std::string("TTRPC_ADDRESS=") + kFakeTtrpc);
+    args.insert(args.begin(), kShimName);
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string in = (io / "stdin").string(), out = (io / "stdout").string(),
+                err = (io / "stderr").string(), dir = cwd.string();
+
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int i = ::open(in.c_str(), O_RDONLY);
+      int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (i < 0 || o < 0 || e < 0 || ::chdir(dir.c_str()) != 0) ::_exit(126);
+      ::dup2(i, 0);
+      ::dup2(o, 1);
+      ::dup2(e, 2);
+      ::execve("/proc/self/exe", argv.data(), envp.data());
+      ::_exit(127);
+    }
+    ShimRun run;
+    int status = 0;
+    if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
+      run.exitCode = WEXITSTATUS(status);
+    }
+    run.out = slurp(io / "stdout");
+    run.err = slurp(io / "stderr");
+    return run;
+  }
+
+  std::vector<std::string> shimArgs(const std::string& id, const std::string& action) {
+    return {
+        "-namespace", ns_, "-address", containerdAddress_, "-publish-binary", "/usr/bin/containerd",
+        "-id",        id,  action};
+  }
+
+  // The live daemons of this test: processes whose command line is ours, ending in
+  // "daemon" (zombies have an empty command line).
+  std::vector<pid_t> daemonPids() const {
+    std::vector<pid_t> pids;
+    std::string marker = std::string("-namespace") + '\0' + ns_ + '\0';
+    std::string tail = std::string(1, '\0') + std::string(kDaemonAction) + '\0';
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr) return pids;
+    while (dirent* entry = ::readdir(proc)) {
+      pid_t pid = std::atoi(entry->d_name);
+      if (pid <= 0) continue;
+      std::string cmdline = slurp(fs::path("/proc") / entry->d_name / "cmdline");
+      if (cmdline.find(marker) != std::string::npos && cmdline.ends_with(tail)) {
+        pids.push_back(pid);
+      }
+    }
+    ::closedir(proc);
+    return pids;
+  }
+
+  // Calls the daemon's Describe on the address.
+  std::string describe(const std::string& address) {
+    auto path = socketPathOf(address);
+    if (!path) return "bad address " + address;
+    auto client = ttrpc::Client::connect(*path);
+    if (!client) return "connect: " + client.error().message;
+    auto answer = (*client)->call(kTestService, "Describe", "", std::chrono::seconds(10));
+    if (!answer) return "call: " + answer.error().message;
+    return *answer;
+  }
+
+  std::string ns_;
+  std::string containerdAddress_;
+  std::optional<TempDir> scratch_;
+  std::set<std::string> groups_;
+};
+
+TEST_F(BootstrapProcessTest, VersionFlag) {
+  ShimRun run = runShimBinary({"-v"}, scratch_->path());
+  EXPECT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(run.out, std::string(kShimName) + ":\n  Version:  9.8.7\n  Revision: test-rev\n\n");
+}
+
+TEST_F(BootstrapProcessTest, UnknownFlagFailsClearly) {
+  ShimRun run = runShimBinary({"-namespace", ns_, "-frobnicate", "start"}, scratch_->path());
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err, std::string(kShimName) + ": flag provided but not defined: -frobnicate\n");
+}
+
+TEST_F(BootstrapProcessTest, StartServesThenReusesTheGroupsDaemon) {
+  std::string pod = group("pod");
+  fs::path first = podBundle("c1", pod);
+  ShimRun start = runShimBinary(shimArgs("c1", "start"), first, "options-any-bytes");
+  ASSERT_EQ(start.exitCode, 0) << start.err;
+  EXPECT_EQ(start.out, address(pod));  // nothing else: containerd reads it as the address
+  EXPECT_EQ(start.err, "");
+  EXPECT_EQ(slurp(first / "address"), address(pod));
+  ASSERT_EQ(daemonPids().size(), 1u);
+
+  std::string described = describe(address(pod));
+  auto socket = socketPathOf(address(pod));
+  ASSERT_TRUE(socket);
+  EXPECT_EQ(described, "id=c1\nns=" + ns_ + "\nbundle=" + first.string() +
+                           "\ncwd=" + first.string() + "\nttrpc=" + kFakeTtrpc +
+                           "\nsocket=" + *socket + "\noptions=options-any-bytes\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(socket->c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  // A second container of the pod joins the running daemon.
+  fs::path second = podBundle("c2", pod);
+  ShimRun again = runShimBinary(shimArgs("c2", "start"), second);
+  ASSERT_EQ(again.exitCode, 0) << again.err;
+  EXPECT_EQ(again.out, address(pod));
+  EXPECT_EQ(slurp(second / "address"), address(pod));
+  EXPECT_EQ(daemonPids().size(), 1u);
+  EXPECT_NE(describe(address(pod)).find("id=c1\n"), std::string::npos);
+}
+
+TEST_F(BootstrapProcessTest, DifferentGroupsGetDifferentDaemons) {
+  std::string a = group("a"), b = group("b");
+  ShimRun runA = runShimBinary(shimArgs("ca", "start"), podBundle("ca", a));
+  ShimRun runB = runShimBinary(shimArgs("cb", "start"), podBundle("cb", b));
+  ASSERT_EQ(runA.exitCode, 0) << runA.err;
+  ASSERT_EQ(runB.exitCode, 0) << runB.err;
+  EXPECT_EQ(runA.out, address(a));
+  EXPECT_EQ(runB.out, address(b));
+  EXPECT_NE(runA.out, runB.out);
+  EXPECT_EQ(daemonPids().size(), 2u);
+  EXPECT_NE(describe(runB.out).find("id=cb\n"), std::string::npos);
+}
+
+TEST_F(BootstrapProcessTest, WithoutAnnotationTheIdIsTheGroup) {
+  std::string id = group("solo");  // registered for cleanup: the id is the group
+  ShimRun run = runShimBinary(shimArgs(id, "start"), bundle(id, R"({"ociVersion":"1.0.2"})"));
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(run.out, address(id));
+}
+
+// A socket file nobody listens on, as a SIGKILLed daemon leaves it.
+void makeStaleSocket(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << path;
+  ::close(fd);
+}
+
+TEST_F(BootstrapProcessTest, StartReplacesAStaleSocket) {
+  std::string pod = group("stale");
+  auto path = socketPathOf(address(pod));
+  ASSERT_TRUE(path);
+  fs::create_directories(fs::path(*path).parent_path());
+  makeStaleSocket(*path);
+  ShimRun run = runShimBinary(shimArgs("c1", "start"), podBundle("c1", pod));
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(daemonPids().size(), 1u);
+  EXPECT_NE(describe(address(pod)).find("id=c1\n"), std::string::npos);
+}
+
+TEST_F(BootstrapProcessTest, DeleteRemovesAStaleSocketAndPrintsADeleteResponse) {
+  std::string pod = group("del");
+  fs::path dir = podBundle("c1", pod);
+  auto path = socketPathOf(address(pod));
+  ASSERT_TRUE(path);
+  fs::create_directories(fs::path(*path).parent_path());
+  makeStaleSocket(*path);
+
+  auto before = std::chrono::system_clock::now();
+  for (int round = 0; round < 2; ++round) {  // idempotent
+    ShimRun run = runShimBinary({"-namespace", ns_, "-address", containerdAddress_, "-id", "c1",
+                                 "-bundle", dir.string(), "delete"},
+                                dir);
+    ASSERT_EQ(run.exitCode, 0) << run.err;
+    containerd::task::v2::DeleteResponse response;
+    ASSERT_TRUE(response.ParseFromString(run.out));
+    EXPECT_EQ(response.pid(), 0u);
+    EXPECT_EQ(response.exit_status(), 137u);
+    auto exitedAt =
+        std::chrono::system_clock::time_point(std::chrono::seconds(response.exited_at().seconds()));
+    EXPECT_GE(exitedAt, std::chrono::time_point_cast<std::chrono::seconds>(before));
+    EXPECT_LE(exitedAt, std::chrono::system_clock::now());
+    EXPECT_FALSE(fs::exists(*path));
+  }
+}
+
+TEST_F(BootstrapProcessTest, DeleteLeavesALiveDaemonsSocket) {
+  std::string pod = group("live");
+  ShimRun start = runShimBinary(shimArgs("c1", "start"), podBundle("c1", pod));
+  ASSERT_EQ(start.exitCode, 0) << start.err;
+  fs::path second = podBundle("c2", pod);
+  ShimRun del = runShimBinary(shimArgs("c2", "delete"), second);
+  ASSERT_EQ(del.exitCode, 0) << del.err;
+  EXPECT_NE(describe(address(pod)).find("id=c1\n"), std::string::npos);
+}
+
+TEST_F(BootstrapProcessTest, DeleteOfAnEmptyOrMissingBundleSucceeds) {
+  fs::path gone = scratch_->path() / "gone";
+  ShimRun run = runShimBinary({"-namespace", ns_, "-address", containerdAddress_, "-id",
+                               group("gone"), "-bundle", gone.string(), "delete"},
+                              scratch_->path());
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  containerd::task::v2::DeleteResponse response;
+  EXPECT_TRUE(response.ParseFromString(run.out));
+  EXPECT_EQ(response.exit_status(), 137u);
+}
+
+TEST_F(BootstrapProcessTest, BadConfigJsonFailsStartClearly) {
+  std::string pod = group("bad");
+  fs::path dir = bundle(pod, "{\"annotations\": {");
+  ShimRun run = runShimBinary(shimArgs(pod, "start"), dir);
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_NE(run.err.find(std::string(kShimName) + ": "), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("config.json is not valid JSON"), std::string::npos) << run.err;
+  auto path = socketPathOf(address(pod));
+  ASSERT_TRUE(path);
+  EXPECT_FALSE(fs::exists(*path));
+  EXPECT_FALSE(fs::exists(dir / "address"));
+  EXPECT_TRUE(daemonPids().empty());
+}
+
+TEST_F(BootstrapProcessTest, DaemonActionByHandIsRefused) {
+  ShimRun run = runShimBinary(shimArgs("c1", std::string(kDaemonAction)), scratch_->path());
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_NE(run.err.find("fd 3 is not a listening socket"), std::string::npos) << run.err;
+}
+
+}  // namespace
+}  // namespace runwasi::shim
