@@ -10,10 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -36,6 +38,8 @@ constexpr int kSpareFdBase = 10;
 constexpr std::string_view kGroupAnnotation = "io.kubernetes.cri.sandbox-id";
 // What runc's shim reports from delete when the exit status is unknown: 128 + SIGKILL.
 constexpr uint32_t kUnknownExitStatus = 137;
+constexpr int kOomScoreAdjMin = -1000;
+constexpr int kOomScoreAdjMax = 1000;
 
 std::filesystem::path bundleOf(const ShimFlags& flags) {
   if (!flags.bundle.empty()) return flags.bundle;
@@ -139,6 +143,24 @@ Expected<pid_t> spawnDaemon(const std::string& argv0, const std::vector<std::str
     return makeSysError("starting the shim daemon (exec /proc/self/exe)", childErrno);
   }
   return pid;
+}
+
+// As containerd's shims do: the daemon one point more killable than containerd (start's
+// parent), so under memory pressure the OOM killer takes a shim before containerd. Raising
+// the score needs no privilege; best effort all the same, as start must print nothing else.
+void adjustOomScore(pid_t daemon) {
+  auto parent = readFile("/proc/" + std::to_string(::getppid()) + "/oom_score_adj");
+  if (!parent) return;
+  int score = 0;
+  try {
+    score = std::stoi(std::string(parent->begin(), parent->end()));
+  } catch (const std::exception&) {
+    return;
+  }
+  std::string value = std::to_string(std::clamp(score + 1, kOomScoreAdjMin, kOomScoreAdjMax));
+  UniqueFd fd(
+      ::open(("/proc/" + std::to_string(daemon) + "/oom_score_adj").c_str(), O_WRONLY | O_CLOEXEC));
+  if (fd) (void)writeAll(fd.get(), value, "oom_score_adj");
 }
 
 // Daemon mode: takes over what start passed (see bootstrap.h) and runs the daemon body.
@@ -246,8 +268,9 @@ Expected<std::string> startShim(const ShimFlags& flags, const std::string& runti
   if (::chmod(path.c_str(), 0600) != 0) return makeSysError("chmod " + path);
   TRY_VOID(writeAddressFile(bundle, address));
   TRY(UniqueFd options, optionsMemfd(runtimeOptions));
-  TRY_VOID(spawnDaemon(argv0, daemonArgs(flags), listener->get(), options.get()));
+  TRY(pid_t daemon, spawnDaemon(argv0, daemonArgs(flags), listener->get(), options.get()));
   removeOnError.dismiss();
+  adjustOomScore(daemon);
   return address;
 }
 

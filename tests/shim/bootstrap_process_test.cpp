@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -282,6 +283,10 @@ TEST_F(BootstrapProcessTest, StartServesThenReusesTheGroupsDaemon) {
   struct stat st {};
   ASSERT_EQ(::stat(socket->c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // One point above start's parent (here: this process), as containerd's shims do.
+  auto own = std::stoi(slurp("/proc/self/oom_score_adj"));
+  EXPECT_EQ(std::stoi(slurp("/proc/" + std::to_string(daemonPids().front()) + "/oom_score_adj")),
+            std::min(own + 1, 1000));
 
   // A second container of the pod joins the running daemon.
   fs::path second = podBundle("c2", pod);
