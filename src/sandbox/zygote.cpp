@@ -1,0 +1,248 @@
+#include "sandbox/zygote.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/file.h"
+#include "common/log.h"
+#include "engine/module_info.h"
+#include "sandbox/container_process.h"
+#include "sandbox/spawn_protocol.h"
+
+namespace runwasi::sandbox {
+namespace {
+
+// Threads of this process, from /proc/self/task; -1 when it cannot be read.
+int threadCount() {
+  DIR* dir = ::opendir("/proc/self/task");
+  if (!dir) return -1;
+  int count = 0;
+  while (dirent* e = ::readdir(dir))
+    if (e->d_name[0] != '.') ++count;
+  ::closedir(dir);
+  return count;
+}
+
+// Closes every fd but `keep` (the shim's fds, e.g. other containers' FIFOs, must not reach
+// containers).
+void closeAllFdsExcept(std::vector<int> keep) {
+  std::sort(keep.begin(), keep.end());
+  unsigned next = 0;
+  for (int fd : keep) {
+    if (static_cast<unsigned>(fd) > next) ::close_range(next, static_cast<unsigned>(fd) - 1, 0);
+    next = static_cast<unsigned>(fd) + 1;
+  }
+  ::close_range(next, ~0u, 0);
+}
+
+// Signals the shim handles or ignores must behave normally in containers (SIGTERM stops a
+// guest, SIGPIPE ends a writer to a closed FIFO). Fault handlers stay: the engines install
+// their own per container, and sanitizers report through them.
+void resetSignals() {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
+        sig == SIGILL)
+      continue;
+    ::signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// glibc's fork() lets the kernel store the child's tid in the thread descriptor
+// (CLONE_CHILD_SETTID); a raw clone must do the same, or pthread_self() keeps the zygote's
+// tid (robust and PI mutexes, pthread_kill of the main thread would use it). The offset
+// comes from the descriptor glibc exports for libthread_db, checked against gettid().
+pid_t* threadDescriptorTid() {
+  const auto* desc = static_cast<const uint32_t*>(::dlsym(RTLD_DEFAULT, "_thread_db_pthread_tid"));
+  if (!desc || desc[0] != 32) return nullptr;  // {bits, count, offset}
+  auto* slot = reinterpret_cast<pid_t*>(reinterpret_cast<char*>(::pthread_self()) + desc[2]);
+  return *slot == static_cast<pid_t>(::syscall(SYS_gettid)) ? slot : nullptr;
+}
+
+// struct clone_args, version 0 (64 bytes), spelled out: <linux/sched.h> clashes with
+// <sched.h>.
+struct CloneArgs {
+  uint64_t flags, pidfd, childTid, parentTid, exitSignal, stack, stackSize, tls;
+};
+
+// fork(), except that the child's parent is our parent (the shim), which reaps it.
+pid_t forkAsSibling(pid_t* tidSlot) {
+  CloneArgs args{};
+  args.flags = CLONE_PARENT | (tidSlot ? CLONE_CHILD_SETTID : 0);
+  args.childTid = reinterpret_cast<uint64_t>(tidSlot);
+  // clone3 refuses an exit signal with CLONE_PARENT: the child takes ours, SIGCHLD (the
+  // zygote came from fork()), so the shim gets SIGCHLD as for any child.
+  args.exitSignal = 0;
+  return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+}
+
+// Reads and checks the module before the fork, so that bad input is the requester's error
+// and no process is made.
+Expected<engine::ModuleSource> loadModule(const protocol::ReceivedRequest& received) {
+  const SpawnRequest& r = received.request;
+  std::string name = r.modulePath.empty() ? r.containerId + " module" : r.modulePath;
+  Bytes bytes;
+  if (received.moduleFd) {
+    TRY(bytes, readFd(received.moduleFd.get(), name));
+  } else if (!r.modulePath.empty()) {
+    TRY(bytes, readFile(r.modulePath));
+  } else {
+    return makeError(ErrorCode::kInvalidArgument, "spawn request names no module");
+  }
+  auto info = engine::readModuleInfo(bytes);
+  if (!info) return tl::unexpected(std::move(info).error().context(name));
+  TRY_VOID(engine::checkLinkable(*info, r.function, r.stubUnknownImports).map_error([&](Error e) {
+    return std::move(e).context(name);
+  }));
+  return engine::makeModuleSource(std::move(name), std::move(bytes));
+}
+
+// One request: a container process, or the reason there is none.
+Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
+                               protocol::ReceivedRequest& received, pid_t* tidSlot) {
+  TRY(engine::ModuleSource module, loadModule(received));
+  pid_t pid = forkAsSibling(tidSlot);
+  if (pid < 0) return makeSysError("cannot fork the container process");
+  if (pid == 0) {
+    ::close(socket);  // the shim must see EOF when the zygote goes, not when containers do
+    runContainer(engine, received, module);
+  }
+  return pid;
+}
+
+[[noreturn]] void zygoteMain(int socket, const EngineFactory& factory) {
+  ::prctl(PR_SET_NAME, "runwasi-zygote", 0, 0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);  // EOF ends it too; this covers a stuck read
+  resetSignals();
+  closeAllFdsExcept({STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, socket});
+
+  Expected<std::unique_ptr<engine::Engine>> made = makeError(ErrorCode::kInternal, "no engine");
+  try {
+    made = factory();
+  } catch (const std::exception& e) {
+    made = makeError(ErrorCode::kInternal, fmt::format("engine factory threw: {}", e.what()));
+  }
+  if (made && threadCount() != 1)
+    made = makeError(ErrorCode::kInternal,
+                     "the engine started threads in the zygote: forking containers is unsafe");
+  if (!made) {
+    (void)protocol::sendReply(socket, tl::unexpected(made.error().context("zygote")));
+    ::_exit(1);
+  }
+  if (!protocol::sendReply(socket, ::getpid())) ::_exit(1);
+
+  engine::Engine& engine = **made;
+  pid_t* tidSlot = threadDescriptorTid();
+  for (;;) {
+    auto request = protocol::receiveRequest(socket);
+    if (request && !*request) ::_exit(0);                       // the shim closed its end
+    if (!request && request.error().sysErrno != 0) ::_exit(1);  // the socket itself failed
+    Expected<pid_t> reply = request ? spawnContainer(engine, socket, **request, tidSlot)
+                                    : tl::unexpected(request.error());
+    if (!protocol::sendReply(socket, reply)) ::_exit(1);
+  }
+}
+
+}  // namespace
+
+Expected<Zygote> Zygote::start(EngineFactory factory) {
+  int threads = threadCount();
+  if (threads != 1)
+    return makeError(
+        ErrorCode::kFailedPrecondition,
+        fmt::format("cannot start the zygote: this process has {} threads; it must "
+                    "be forked before any thread exists",
+                    threads < 0 ? std::string("an unknown number of") : std::to_string(threads)));
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
+    return makeSysError("cannot create the zygote socket");
+  UniqueFd ours(fds[0]), theirs(fds[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return makeSysError("cannot fork the zygote");
+  if (pid == 0) {
+    ours.reset();
+    zygoteMain(theirs.get(), factory);
+  }
+  return Zygote(std::move(ours), pid);
+}
+
+Zygote::Zygote(UniqueFd socket, pid_t pid)
+    : socket_(std::move(socket)), pid_(pid), mutex_(std::make_unique<std::mutex>()) {}
+
+Zygote::Zygote(Zygote&& other) noexcept
+    : socket_(std::move(other.socket_)),
+      pid_(std::exchange(other.pid_, -1)),
+      mutex_(std::move(other.mutex_)),
+      readyChecked_(other.readyChecked_),
+      startError_(std::move(other.startError_)) {}
+
+Zygote& Zygote::operator=(Zygote&& other) noexcept {
+  if (this != &other) {
+    stop();
+    socket_ = std::move(other.socket_);
+    pid_ = std::exchange(other.pid_, -1);
+    mutex_ = std::move(other.mutex_);
+    readyChecked_ = other.readyChecked_;
+    startError_ = std::move(other.startError_);
+  }
+  return *this;
+}
+
+Zygote::~Zygote() {
+  stop();
+}
+
+Expected<void> Zygote::waitReadyLocked() {
+  if (!socket_) return makeError(ErrorCode::kFailedPrecondition, "the zygote was stopped");
+  if (!readyChecked_) {
+    auto hello = protocol::receiveReply(socket_.get());
+    readyChecked_ = true;
+    if (!hello) startError_ = std::move(hello).error();
+  }
+  if (startError_) return tl::unexpected(*startError_);
+  return {};
+}
+
+Expected<void> Zygote::waitReady() {
+  if (!mutex_) return makeError(ErrorCode::kFailedPrecondition, "the zygote was moved from");
+  std::lock_guard lock(*mutex_);
+  return waitReadyLocked();
+}
+
+Expected<pid_t> Zygote::spawn(const SpawnRequest& request) {
+  if (!mutex_) return makeError(ErrorCode::kFailedPrecondition, "the zygote was moved from");
+  std::lock_guard lock(*mutex_);
+  TRY_VOID(waitReadyLocked());
+  TRY_VOID(protocol::sendRequest(socket_.get(), request));
+  return protocol::receiveReply(socket_.get()).map_error([&](Error e) {
+    return std::move(e).context(fmt::format("spawning container {}", request.containerId));
+  });
+}
+
+void Zygote::stop() {
+  std::unique_lock<std::mutex> lock;
+  if (mutex_) lock = std::unique_lock(*mutex_);
+  socket_.reset();
+  if (pid_ <= 0) return;
+  int status;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;  // ECHILD too: a reaper got there first, the zygote is gone either way
+}
+
+}  // namespace runwasi::sandbox

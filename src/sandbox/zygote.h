@@ -1,0 +1,88 @@
+// The zygote: a process forked from the shim before any thread exists, holding an engine
+// whose libraries are already loaded; every container process is forked from it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+#include "engine/engine.h"
+#include "wasi/host.h"
+
+namespace runwasi::sandbox {
+
+// What one container process runs. Fds are borrowed: spawn() sends copies, the caller
+// keeps (and closes) its own.
+struct SpawnRequest {
+  std::string containerId;              // for messages and the process name
+  std::string modulePath;               // the module on the host; unused when moduleFd >= 0
+  int moduleFd = -1;                    // an open module (e.g. an OCI layer blob)
+  int artifactFd = -1;                  // the engine's precompiled artifact, or -1
+  std::string function = "_start";      // the export to call
+  bool stubUnknownImports = false;      // see engine::RunOptions
+  std::vector<std::string> args;        // argv, args[0] the program name
+  std::vector<std::string> env;         // "KEY=VALUE"
+  std::string rootfs;                   // host directory preopened as "/"
+  std::string cwd = "/";                // inside rootfs; the process's working directory
+  std::vector<wasi::Preopen> preopens;  // more preopens, after "/"
+  int stdinFd = -1;                     // -1: /dev/null
+  int stdoutFd = -1;                    // -1: /dev/null
+  int stderrFd = -1;                    // -1: /dev/null
+};
+
+// Exit status of a container process that could not load or start its module after the
+// fork (the message is on its stderr); errors found before the fork are spawn()'s Error.
+inline constexpr int kContainerSetupFailedExit = 125;
+
+using EngineFactory = std::function<Expected<std::unique_ptr<engine::Engine>>()>;
+
+// Reaping: the zygote forks each container with CLONE_PARENT, so the container process is a
+// direct child of the process that called start() (the shim), which waitpid()s it and sees
+// its real exit status or signal; the zygote itself never has children and never reaps.
+// The caller must reap the zygote only through stop() (a waitpid(-1) reaper must skip pid()).
+class Zygote {
+ public:
+  // Forks the zygote, which then makes the engine with `factory` (libraries loaded, nothing
+  // that starts threads: V8 initialises per container, after its fork). FailedPrecondition
+  // when the calling process has more than one thread. Does not wait for the engine: an
+  // engine error is returned by waitReady() and by every spawn().
+  static Expected<Zygote> start(EngineFactory factory);
+
+  Zygote(Zygote&& other) noexcept;
+  Zygote& operator=(Zygote&& other) noexcept;
+  Zygote(const Zygote&) = delete;
+  Zygote& operator=(const Zygote&) = delete;
+  ~Zygote();  // stop()
+
+  // Waits until the zygote has made its engine (or reports why it could not).
+  Expected<void> waitReady();
+
+  // Forks a container process and returns its pid, a child of the caller. Errors found
+  // before the fork (module unreadable, invalid or not linkable; zygote gone) create no
+  // process. Thread-safe: requests are serialized.
+  Expected<pid_t> spawn(const SpawnRequest& request);
+
+  // Closes the socket (the zygote exits on EOF) and reaps the zygote. Idempotent. Container
+  // processes are not affected: they are the caller's children.
+  void stop();
+
+  pid_t pid() const { return pid_; }
+
+ private:
+  Zygote(UniqueFd socket, pid_t pid);
+  Expected<void> waitReadyLocked();
+
+  UniqueFd socket_;
+  pid_t pid_ = -1;
+  std::unique_ptr<std::mutex> mutex_;  // serializes request/reply pairs on socket_
+  bool readyChecked_ = false;          // guarded by *mutex_
+  std::optional<Error> startError_;    // guarded by *mutex_: the engine could not be made
+};
+
+}  // namespace runwasi::sandbox

@@ -1,0 +1,428 @@
+// The zygote: containers forked from it run each engine's modules, are the test process's
+// own children, and leave nothing behind.
+#include "sandbox/zygote.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/file.h"
+#include "common/temp_dir.h"
+#include "engine/artifact_cache.h"
+#include "engine/plugin.h"
+#ifdef RUNWASI_SANDBOX_TEST_REGISTRY
+#include "engine/registry.h"
+#endif
+
+namespace runwasi::sandbox {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// The build tree: this binary is <build>/tests/sandbox/sandbox_test.
+fs::path buildDir() {
+  return fs::read_symlink("/proc/self/exe").parent_path() / ".." / "..";
+}
+fs::path modulePath(std::string_view name) {
+  return buildDir() / "tests" / "modules" / (std::string(name) + ".wasm");
+}
+
+Expected<std::unique_ptr<engine::Engine>> makeTestEngine(const std::string& name) {
+#ifdef RUNWASI_SANDBOX_TEST_REGISTRY
+  return engine::makeEngine(name);
+#else
+  if (name == "v8") return engine::loadEnginePlugin("runwasi-engine-v8.so");
+  return makeError(ErrorCode::kUnavailable, "sandbox_test is not linked with the registry");
+#endif
+}
+
+struct Pipe {
+  UniqueFd read, write;
+  Pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) std::abort();
+    read.reset(fds[0]);
+    write.reset(fds[1]);
+  }
+};
+
+int countFds() {
+  int n = 0;
+  for ([[maybe_unused]] auto& e : fs::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// The zygote's children (it must never have any: containers are ours).
+std::string childrenOf(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/task/{}/children", pid, pid));
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+pid_t parentOf(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  pid_t ppid = -1;
+  auto close = stat.rfind(')');
+  if (close != std::string::npos) std::sscanf(stat.c_str() + close + 2, "%*c %d", &ppid);
+  return ppid;
+}
+
+struct Outcome {
+  int status = -1;
+  std::string out, err;
+  pid_t parent = -1;
+};
+
+// Reads stdout and stderr to EOF, then reaps the container.
+Outcome finish(pid_t pid, Pipe& out, Pipe& err) {
+  Outcome o;
+  out.write.reset();
+  err.write.reset();
+  pollfd fds[2] = {{out.read.get(), POLLIN, 0}, {err.read.get(), POLLIN, 0}};
+  std::string* sinks[2] = {&o.out, &o.err};
+  int open = 2;
+  while (open > 0 && ::poll(fds, 2, 30000) > 0) {
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !fds[i].revents) continue;
+      char buf[4096];
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        sinks[i]->append(buf, static_cast<size_t>(n));
+      } else {
+        fds[i].fd = -1;
+        --open;
+      }
+    }
+  }
+  o.parent = parentOf(pid);  // still there: a zombie until we reap it
+  EXPECT_EQ(::waitpid(pid, &o.status, 0), pid);
+  return o;
+}
+
+class ZygoteTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto probe = makeTestEngine(GetParam());
+    if (!probe) GTEST_SKIP() << probe.error().message;
+    if (GetParam() == "wasm2c") precompile(**probe);
+    probe->reset();
+    auto z = Zygote::start([name = GetParam()] { return makeTestEngine(name); });
+    ASSERT_TRUE(z) << z.error().message;
+    zygote_ = std::make_unique<Zygote>(std::move(*z));
+    auto ready = zygote_->waitReady();
+    ASSERT_TRUE(ready) << ready.error().message;
+  }
+
+  // wasm2c runs only precompiled code; the shim precompiles in Create, as here.
+  void precompile(engine::Engine& e) {
+    engine::ArtifactCache cache(buildDir() / "test-cache");
+    for (const char* name : {"hello", "exit42", "trap_unreachable", "infinite_loop", "args_env",
+                             "stdin_echo", "file_rw"}) {
+      auto bytes = readFile(modulePath(name));
+      ASSERT_TRUE(bytes) << bytes.error().message;
+      auto source = engine::makeModuleSource(name, std::move(*bytes));
+      auto fd = engine::precompiledArtifact(e, source, cache);
+      ASSERT_TRUE(fd) << fd.error().message;
+      artifacts_[name] = std::make_shared<UniqueFd>(std::move(*fd));
+    }
+  }
+
+  SpawnRequest request(std::string_view module) {
+    SpawnRequest r;
+    r.containerId = std::string(module);
+    r.modulePath = modulePath(module).string();
+    r.args = {std::string(module) + ".wasm"};
+    auto it = artifacts_.find(std::string(module));
+    if (it != artifacts_.end()) r.artifactFd = it->second->get();
+    return r;
+  }
+
+  Outcome run(SpawnRequest r, std::string_view input = {}) {
+    Pipe in, out, err;
+    r.stdinFd = in.read.get();
+    r.stdoutFd = out.write.get();
+    r.stderrFd = err.write.get();
+    auto pid = zygote_->spawn(r);
+    EXPECT_TRUE(pid) << pid.error().message;
+    if (!pid) return {};
+    in.read.reset();
+    if (!input.empty()) {
+      EXPECT_EQ(::write(in.write.get(), input.data(), input.size()),
+                static_cast<ssize_t>(input.size()));
+    }
+    in.write.reset();
+    return finish(*pid, out, err);
+  }
+
+  std::unique_ptr<Zygote> zygote_;
+  std::map<std::string, std::shared_ptr<UniqueFd>> artifacts_;
+};
+
+TEST_P(ZygoteTest, HelloIsADirectChildOfTheCaller) {
+  Outcome o = run(request("hello"));
+  EXPECT_EQ(o.out, "hello from wasm\n");
+  EXPECT_EQ(o.err, "");
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), 0);
+  EXPECT_EQ(o.parent, ::getpid());
+  EXPECT_EQ(childrenOf(zygote_->pid()), "");
+}
+
+TEST_P(ZygoteTest, ExitCodeIsTheStatus) {
+  Outcome o = run(request("exit42"));
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), 42);
+}
+
+TEST_P(ZygoteTest, TrapExits134WithTheMessageOnStderr) {
+  Outcome o = run(request("trap_unreachable"));
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), 134);
+  EXPECT_NE(o.err.find("unreachable"), std::string::npos) << o.err;
+}
+
+TEST_P(ZygoteTest, ArgsEnvAndStdin) {
+  SpawnRequest r = request("args_env");
+  r.args.push_back("x y");
+  r.env = {"A=1", "B=two"};
+  Outcome o = run(r);
+  EXPECT_EQ(o.out, "argc=2\nargv[0]=args_env.wasm\nargv[1]=x y\nenv=A=1\nenv=B=two\n");
+  EXPECT_EQ(WEXITSTATUS(o.status), 0);
+
+  Outcome echo = run(request("stdin_echo"), "some input\n");
+  EXPECT_EQ(echo.out, "some input\n");
+  EXPECT_EQ(WEXITSTATUS(echo.status), 0);
+}
+
+TEST_P(ZygoteTest, RootfsIsPreopenedAsRoot) {
+  auto rootfs = TempDir::create("zygote-rootfs-");
+  ASSERT_TRUE(rootfs);
+  fs::create_directory(*rootfs / "work");
+  SpawnRequest r = request("file_rw");
+  r.rootfs = rootfs->path().string();
+  r.cwd = "/work";
+  r.args = {"file_rw", "/out.txt", "written"};
+  Outcome o = run(r);
+  EXPECT_EQ(o.out, "written\n") << o.err;
+  EXPECT_EQ(WEXITSTATUS(o.status), 0);
+  auto content = readFile(*rootfs / "out.txt");
+  ASSERT_TRUE(content);
+  EXPECT_EQ(std::string(content->begin(), content->end()), "written");
+
+  r.cwd = "/missing";
+  Outcome bad = run(r);
+  EXPECT_EQ(WEXITSTATUS(bad.status), kContainerSetupFailedExit);
+  EXPECT_NE(bad.err.find("/missing"), std::string::npos) << bad.err;
+}
+
+TEST_P(ZygoteTest, ModuleFromAnOpenFd) {
+  SpawnRequest r = request("hello");
+  UniqueFd module(::open(r.modulePath.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(module);
+  r.modulePath.clear();
+  r.moduleFd = module.get();
+  Outcome o = run(r);
+  EXPECT_EQ(o.out, "hello from wasm\n");
+  EXPECT_EQ(WEXITSTATUS(o.status), 0);
+}
+
+TEST_P(ZygoteTest, BadModulesFailBeforeTheFork) {
+  SpawnRequest missing = request("hello");
+  missing.modulePath = "/nonexistent/module.wasm";
+  auto pid = zygote_->spawn(missing);
+  ASSERT_FALSE(pid);
+  EXPECT_NE(pid.error().message.find("/nonexistent/module.wasm"), std::string::npos);
+
+  SpawnRequest notWasm = request("hello");
+  notWasm.modulePath = (buildDir() / "tests" / "modules" / "not_wasm.txt").string();
+  if (!fs::exists(notWasm.modulePath))
+    notWasm.modulePath = fs::path(__FILE__).parent_path().parent_path() / "modules/not_wasm.txt";
+  pid = zygote_->spawn(notWasm);
+  ASSERT_FALSE(pid);
+  EXPECT_EQ(pid.error().code, ErrorCode::kInvalidArgument) << pid.error().message;
+
+  SpawnRequest noExport = request("hello");
+  noExport.function = "no_such_export";
+  pid = zygote_->spawn(noExport);
+  ASSERT_FALSE(pid);
+
+  int status;
+  EXPECT_EQ(::waitpid(-1, &status, WNOHANG), 0);  // only the zygote, still running
+  EXPECT_TRUE(zygote_->spawn(request("hello")).has_value()) << "the zygote goes on serving";
+  EXPECT_GT(::wait(&status), 0);
+}
+
+TEST_P(ZygoteTest, SignalsKillNormally) {
+  // A shim blocks SIGTERM and SIGCHLD (signalfd): containers must not inherit that.
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &block, &old);
+  auto z = Zygote::start([name = GetParam()] { return makeTestEngine(name); });
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_TRUE(z);
+
+  for (int sig : {SIGKILL, SIGTERM}) {
+    Pipe out;
+    SpawnRequest r = request("infinite_loop");
+    r.stdoutFd = out.write.get();
+    auto pid = z->spawn(r);
+    ASSERT_TRUE(pid) << pid.error().message;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // inside the guest by now
+    int status;
+    EXPECT_EQ(::waitpid(*pid, &status, WNOHANG), 0) << "still running";
+    ASSERT_EQ(::kill(*pid, sig), 0);
+    ASSERT_EQ(::waitpid(*pid, &status, 0), *pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << status;
+    EXPECT_EQ(WTERMSIG(status), sig);
+  }
+}
+
+TEST_P(ZygoteTest, TwentySpawnsLeaveNoZombieAndNoFd) {
+  int before = countFds();
+  for (int i = 0; i < 20; ++i) {
+    Outcome o = run(request(i % 2 ? "hello" : "exit42"));
+    EXPECT_EQ(WEXITSTATUS(o.status), i % 2 ? 0 : 42);
+  }
+  EXPECT_EQ(countFds(), before);
+  int status;
+  EXPECT_EQ(::waitpid(-1, &status, WNOHANG), 0);  // the zygote runs; no zombie of ours
+  EXPECT_EQ(childrenOf(zygote_->pid()), "");
+}
+
+TEST_P(ZygoteTest, StopEndsTheZygote) {
+  pid_t pid = zygote_->pid();
+  ASSERT_EQ(::kill(pid, 0), 0);
+  zygote_->stop();
+  EXPECT_EQ(::kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+  auto after = zygote_->spawn(request("hello"));
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, ErrorCode::kFailedPrecondition);
+}
+
+TEST_P(ZygoteTest, ADeadZygoteIsUnavailable) {
+  ASSERT_EQ(::kill(zygote_->pid(), SIGKILL), 0);
+  auto pid = zygote_->spawn(request("hello"));
+  ASSERT_FALSE(pid);
+  EXPECT_EQ(pid.error().code, ErrorCode::kUnavailable) << pid.error().message;
+}
+
+// Not a pass/fail check: how long from spawn() to the guest's first byte of output, against
+// fork+exec of `runwasi run` (which loads the engine each time).
+TEST_P(ZygoteTest, TimeToFirstOutput) {
+  auto firstByte = [](int fd) {
+    char c;
+    return ::read(fd, &c, 1) == 1;
+  };
+  std::vector<double> zyg, cli;
+  fs::path runwasi = buildDir() / "tools" / "runwasi";
+  for (int i = 0; i < 15; ++i) {
+    {
+      Pipe out;
+      SpawnRequest r = request("hello");
+      r.stdoutFd = out.write.get();
+      auto t0 = Clock::now();
+      auto pid = zygote_->spawn(r);
+      ASSERT_TRUE(pid);
+      out.write.reset();
+      ASSERT_TRUE(firstByte(out.read.get()));
+      zyg.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      int status;
+      ::waitpid(*pid, &status, 0);
+    }
+    if (fs::exists(runwasi)) {
+      Pipe out;
+      auto t0 = Clock::now();
+      pid_t pid = ::fork();
+      if (pid == 0) {
+        ::dup2(out.write.get(), 1);
+        ::setenv("RUNWASI_CACHE_DIR", (buildDir() / "test-cache").c_str(), 1);
+        std::string path = runwasi.string(), mod = modulePath("hello").string();
+        std::string engine = GetParam();
+        ::execl(path.c_str(), path.c_str(), "run", "--engine", engine.c_str(), mod.c_str(),
+                static_cast<char*>(nullptr));
+        ::_exit(127);
+      }
+      out.write.reset();
+      bool got = firstByte(out.read.get());
+      double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      int status;
+      ::waitpid(pid, &status, 0);
+      if (got) cli.push_back(ms);
+    }
+  }
+  auto median = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::string line = fmt::format(
+      "{}: spawn to first output, median of {}: zygote {:.2f} ms, "
+      "fork+exec runwasi run {:.2f} ms",
+      GetParam(), zyg.size(), median(zyg), median(cli));
+  std::cout << line << "\n";
+  RecordProperty("timing", line);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, ZygoteTest, ::testing::Values("v8", "wasm2c"),
+                         [](const auto& info) { return info.param; });
+
+TEST(ZygoteStart, RefusesAMultiThreadedProcess) {
+  // In a child, so the thread started here cannot outlive the check in gtest's process.
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    Pipe gate;
+    std::thread t([&] {
+      char c;
+      (void)::read(gate.read.get(), &c, 1);
+    });
+    auto z = Zygote::start([] { return makeError(ErrorCode::kInternal, "never called"); });
+    bool refused = !z && z.error().code == ErrorCode::kFailedPrecondition &&
+                   z.error().message.find("2 threads") != std::string::npos;
+    gate.write.reset();
+    t.join();
+    ::_exit(refused ? 0 : 1);
+  }
+  int status;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(ZygoteStart, EngineErrorsReachTheCaller) {
+  auto z = Zygote::start([] { return makeError(ErrorCode::kNotFound, "unknown engine \"nope\""); });
+  ASSERT_TRUE(z);
+  auto ready = z->waitReady();
+  ASSERT_FALSE(ready);
+  EXPECT_EQ(ready.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(ready.error().message.find("nope"), std::string::npos);
+  SpawnRequest r;
+  r.modulePath = modulePath("hello").string();
+  auto pid = z->spawn(r);
+  ASSERT_FALSE(pid);
+  EXPECT_EQ(pid.error().code, ErrorCode::kNotFound);
+  pid_t zp = z->pid();
+  z->stop();
+  EXPECT_EQ(::kill(zp, 0), -1);
+}
+
+}  // namespace
+}  // namespace runwasi::sandbox
