@@ -34,6 +34,8 @@ std::string_view taskEventName(TaskEvent event) {
       return "exit";
     case TaskEvent::kKill:
       return "kill";
+    case TaskEvent::kKillAll:
+      return "kill-all";
     case TaskEvent::kDelete:
       return "delete";
     case TaskEvent::kPause:
@@ -64,7 +66,8 @@ namespace {
 
 tl::unexpected<Error> refuse(ErrorCode code, TaskEvent event, std::string_view id,
                              std::string_view why) {
-  return makeError(code, fmt::format("cannot {} task {}: {}", taskEventName(event), id, why));
+  std::string_view verb = event == TaskEvent::kKillAll ? "kill" : taskEventName(event);
+  return makeError(code, fmt::format("cannot {} task {}: {}", verb, id, why));
 }
 
 tl::unexpected<Error> notNow(TaskEvent event, std::string_view id, TaskStatus status) {
@@ -97,6 +100,8 @@ Expected<TaskStatus> nextStatus(TaskStatus from, TaskEvent event, std::string_vi
       if (from == S::kStopped) {
         return refuse(ErrorCode::kNotFound, event, id, "process already finished");
       }
+      return from;
+    case TaskEvent::kKillAll:
       return from;
     case TaskEvent::kDelete:
       if (from == S::kCreated || from == S::kStopped) return S::kDeleted;

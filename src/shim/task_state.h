@@ -17,12 +17,12 @@ namespace runwasi::shim {
 
 enum class TaskStatus { kCreated, kRunning, kPaused, kStopped, kDeleted };
 
-// What happens to a task: the RPCs (create, start, kill, delete, pause, resume) and the
-// reaper's exit.
-enum class TaskEvent { kCreate, kStart, kExit, kKill, kDelete, kPause, kResume };
+// What happens to a task: the RPCs (create, start, kill, kill with `all`, delete, pause,
+// resume) and the reaper's exit.
+enum class TaskEvent { kCreate, kStart, kExit, kKill, kKillAll, kDelete, kPause, kResume };
 
 std::string_view taskStatusName(TaskStatus status);  // "created", "running", ...
-std::string_view taskEventName(TaskEvent event);     // "create", "start", ...
+std::string_view taskEventName(TaskEvent event);     // "create", "start", "kill-all", ...
 
 // The status a State response carries. A deleted task reports STOPPED, as runc's
 // deletedState does.
@@ -37,6 +37,8 @@ containerd::v1::types::Status toProtoStatus(TaskStatus status);
 //   kill: allowed (state unchanged; the exit follows) while created, running or paused;
 //     stopped: NotFound "process already finished" (runc's checkKillError); deleted:
 //     NotFound.
+//   kill all: as kill, but also allowed (a no-op) when stopped: runc's Signal(all) on a
+//     stopped container returns nil or signals what is left in its cgroup.
 //   delete: created/stopped -> deleted; running/paused: FailedPrecondition; deleted:
 //     NotFound.
 //   pause: running -> paused; resume: paused -> running; otherwise FailedPrecondition

@@ -15,8 +15,8 @@ using S = TaskStatus;
 using E = TaskEvent;
 
 constexpr std::array kStatuses = {S::kCreated, S::kRunning, S::kPaused, S::kStopped, S::kDeleted};
-constexpr std::array kEvents = {E::kCreate, E::kStart, E::kExit,  E::kKill,
-                                E::kDelete, E::kPause, E::kResume};
+constexpr std::array kEvents = {E::kCreate,  E::kStart,  E::kExit,  E::kKill,
+                                E::kKillAll, E::kDelete, E::kPause, E::kResume};
 
 struct Row {
   S from;
@@ -44,6 +44,7 @@ std::vector<Row> table() {
       allow(S::kCreated, E::kStart, S::kRunning),
       allow(S::kCreated, E::kExit, S::kStopped),
       allow(S::kCreated, E::kKill, S::kCreated),
+      allow(S::kCreated, E::kKillAll, S::kCreated),
       allow(S::kCreated, E::kDelete, S::kDeleted),
       refuse(S::kCreated, E::kPause, kFP, "cannot pause task t1: it is created"),
       refuse(S::kCreated, E::kResume, kFP, "cannot resume task t1: it is created"),
@@ -52,6 +53,7 @@ std::vector<Row> table() {
       refuse(S::kRunning, E::kStart, kFP, "cannot start task t1: it is running"),
       allow(S::kRunning, E::kExit, S::kStopped),
       allow(S::kRunning, E::kKill, S::kRunning),
+      allow(S::kRunning, E::kKillAll, S::kRunning),
       refuse(S::kRunning, E::kDelete, kFP, "cannot delete task t1: it is running"),
       allow(S::kRunning, E::kPause, S::kPaused),
       refuse(S::kRunning, E::kResume, kFP, "cannot resume task t1: it is running"),
@@ -60,6 +62,7 @@ std::vector<Row> table() {
       refuse(S::kPaused, E::kStart, kFP, "cannot start task t1: it is paused"),
       allow(S::kPaused, E::kExit, S::kStopped),
       allow(S::kPaused, E::kKill, S::kPaused),
+      allow(S::kPaused, E::kKillAll, S::kPaused),
       refuse(S::kPaused, E::kDelete, kFP, "cannot delete task t1: it is paused"),
       refuse(S::kPaused, E::kPause, kFP, "cannot pause task t1: it is paused"),
       allow(S::kPaused, E::kResume, S::kRunning),
@@ -68,6 +71,7 @@ std::vector<Row> table() {
       refuse(S::kStopped, E::kStart, kFP, "cannot start task t1: it is stopped"),
       allow(S::kStopped, E::kExit, S::kStopped),
       refuse(S::kStopped, E::kKill, kNF, "cannot kill task t1: process already finished"),
+      allow(S::kStopped, E::kKillAll, S::kStopped),  // runc: Signal(all)
       allow(S::kStopped, E::kDelete, S::kDeleted),
       refuse(S::kStopped, E::kPause, kFP, "cannot pause task t1: it is stopped"),
       refuse(S::kStopped, E::kResume, kFP, "cannot resume task t1: it is stopped"),
@@ -76,6 +80,7 @@ std::vector<Row> table() {
       refuse(S::kDeleted, E::kStart, kNF, "cannot start task t1: it is deleted"),
       allow(S::kDeleted, E::kExit, S::kDeleted),
       refuse(S::kDeleted, E::kKill, kNF, "cannot kill task t1: it is deleted"),
+      refuse(S::kDeleted, E::kKillAll, kNF, "cannot kill task t1: it is deleted"),
       refuse(S::kDeleted, E::kDelete, kNF, "cannot delete task t1: it is deleted"),
       refuse(S::kDeleted, E::kPause, kNF, "cannot pause task t1: it is deleted"),
       refuse(S::kDeleted, E::kResume, kNF, "cannot resume task t1: it is deleted"),
