@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "../support/process.h"
 #include "capture.h"
 #include "common/file.h"
 #include "engine/registry.h"
@@ -252,16 +252,9 @@ TYPED_TEST(EngineConformance, InfiniteLoopRunsUntilKilled) {
   std::string filter = std::string("--gtest_filter=") +
                        ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() +
                        ".DISABLED_InfiniteLoopChild";
-  std::vector<std::string> args{"/proc/self/exe", filter, "--gtest_also_run_disabled_tests"};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, writeEnd.get(), STDOUT_FILENO);
-  pid_t pid = -1;
-  ASSERT_EQ(posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  pid_t pid = spawnProcess({"/proc/self/exe", filter, "--gtest_also_run_disabled_tests"},
+                           writeEnd.get(), STDERR_FILENO);
+  ASSERT_GT(pid, 0);
   writeEnd.reset();
 
   // The guest says "looping" once it runs (after gtest's own lines).

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "../support/scratch_dir.h"
-#include "run_process.h"
+#include "../support/process.h"
 
 namespace runwasi::oci {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "../support/scratch_dir.h"
 #include "common/file.h"
-#include "run_process.h"
+#include "../support/process.h"
 
 namespace runwasi::oci {
 namespace {

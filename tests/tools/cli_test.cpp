@@ -1,9 +1,6 @@
 // The runwasi CLI from the outside: statuses, messages, flags, on every engine.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,10 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "../support/process.h"
 #include "common/file.h"
 #include "common/unique_fd.h"
-
-extern char** environ;
 
 namespace runwasi::testing {
 namespace {
@@ -28,59 +24,17 @@ std::string module(std::string_view name) {
   return (fs::path(RUNWASI_TEST_MODULES_DIR) / (std::string(name) + ".wasm")).string();
 }
 
-struct Outcome {
-  int status = -1;  // exit status, or 128 + signal
-  std::string out;
-  std::string err;
-};
+using Outcome = ProcessResult;
 
-UniqueFd memfd() {
-  return UniqueFd(::memfd_create("cli-test", MFD_CLOEXEC));
-}
-
-std::string contents(const UniqueFd& fd) {
-  auto b = readFd(fd.get(), "memfd");
-  return b ? std::string(b->begin(), b->end()) : "";
-}
-
-// Starts the CLI with these args and stdio in memfds; returns its pid.
-pid_t spawnCli(const std::vector<std::string>& args, const UniqueFd& out, const UniqueFd& err,
-               const std::vector<std::string>& extraEnv = {}) {
+std::vector<std::string> cliArgv(const std::vector<std::string>& args) {
   std::vector<std::string> argv{RUNWASI_CLI};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) env.emplace_back(*e);
-  env.insert(env.end(), extraEnv.begin(), extraEnv.end());
-  std::vector<char*> cenv;
-  for (auto& e : env) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err.get(), 2);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, RUNWASI_CLI, &actions, nullptr, cargv.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&actions);
-  EXPECT_EQ(rc, 0);
-  return pid;
-}
-
-int statusOf(int wstatus) {
-  return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  return argv;
 }
 
 Outcome runCli(const std::vector<std::string>& args,
                const std::vector<std::string>& extraEnv = {}) {
-  UniqueFd out = memfd(), err = memfd();
-  pid_t pid = spawnCli(args, out, err, extraEnv);
-  int wstatus = 0;
-  ::waitpid(pid, &wstatus, 0);
-  return Outcome{statusOf(wstatus), contents(out), contents(err)};
+  return runProcess(cliArgv(args), extraEnv);
 }
 
 size_t lines(const std::string& s) {
@@ -183,16 +137,16 @@ TEST_P(Cli, UsageErrorsExit2) {
 }
 
 TEST_P(Cli, InfiniteLoopRunsUntilKilled) {
-  UniqueFd out = memfd(), err = memfd();
-  pid_t pid = spawnCli({"run", "--engine", GetParam(), "--cache-dir", RUNWASI_TEST_CACHE_DIR,
-                        module("infinite_loop")},
-                       out, err);
+  UniqueFd out = captureFile(), err = captureFile();
+  pid_t pid = spawnProcess(cliArgv({"run", "--engine", GetParam(), "--cache-dir",
+                                    RUNWASI_TEST_CACHE_DIR, module("infinite_loop")}),
+                           out.get(), err.get());
+  ASSERT_GT(pid, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   int wstatus = 0;
-  EXPECT_EQ(::waitpid(pid, &wstatus, WNOHANG), 0) << "the loop ended by itself: " << contents(err);
+  EXPECT_EQ(::waitpid(pid, &wstatus, WNOHANG), 0) << "the loop ended by itself: " << captured(err);
   ::kill(pid, SIGKILL);
-  ::waitpid(pid, &wstatus, 0);
-  EXPECT_EQ(statusOf(wstatus), 128 + SIGKILL);
+  EXPECT_EQ(waitFor(pid), 128 + SIGKILL);
 }
 
 TEST_P(Cli, CompileFillsTheCacheAndRunUsesIt) {
