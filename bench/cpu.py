@@ -135,26 +135,10 @@ def runtimes(runwasi, engines, cache_dirs):
     return rts
 
 
-def best_interleaved(cmds, runs, expect):
-    """Best wall time of each command over `runs` rounds; each round runs every command once,
+def interleaved(cmds, runs, expect):
+    """Wall times of each command over `runs` rounds; each round runs every command once,
     so a burst of load from elsewhere on a shared machine hits all of them alike.
-    Returns {label: seconds or None} and {label: problem}."""
-    best = {label: math.inf for label in cmds}
-    problems = {}
-    for _ in range(runs):
-        for label, cmd in cmds.items():
-            if label in problems:
-                continue
-            secs, rc, out, err = timed(cmd)
-            if rc != 0 or out != expect:
-                problems[label] = f"rc={rc} stdout={out[:120]!r} stderr={err[-300:]!r}"
-            else:
-                best[label] = min(best[label], secs)
-    return {l: (None if l in problems else v) for l, v in best.items()}, problems
-
-
-def median_interleaved(cmds, runs, expect):
-    """Median wall time of each command over `runs` interleaved rounds (see best_interleaved)."""
+    Returns {label: [seconds...]} and {label: problem}; a command with a problem stops."""
     times = {label: [] for label in cmds}
     problems = {}
     for _ in range(runs):
@@ -166,6 +150,18 @@ def median_interleaved(cmds, runs, expect):
                 problems[label] = f"rc={rc} stdout={out[:120]!r} stderr={err[-300:]!r}"
             else:
                 times[label].append(secs)
+    return times, problems
+
+
+def best_interleaved(cmds, runs, expect):
+    """Best wall time of each command (see interleaved): {label: seconds or None}, problems."""
+    times, problems = interleaved(cmds, runs, expect)
+    return {l: (None if l in problems else min(t)) for l, t in times.items()}, problems
+
+
+def median_interleaved(cmds, runs, expect):
+    """Median wall time of each command (see interleaved): {label: seconds or None}, problems."""
+    times, problems = interleaved(cmds, runs, expect)
     return {l: (None if l in problems else statistics.median(t)) for l, t in times.items()}, problems
 
 
