@@ -25,6 +25,27 @@ class IsolateSession {
   v8::Isolate* isolate_ = nullptr;
 };
 
+// The scopes every use of a session needs, entered in this order and left in reverse: the
+// isolate, a handle scope, and a new context. Lives on the stack, as V8's scopes must.
+class EnteredContext {
+ public:
+  explicit EnteredContext(v8::Isolate* isolate)
+      : isolateScope_(isolate),
+        handleScope_(isolate),
+        context_(v8::Context::New(isolate)),
+        contextScope_(context_) {}
+  EnteredContext(const EnteredContext&) = delete;
+  EnteredContext& operator=(const EnteredContext&) = delete;
+
+  v8::Local<v8::Context> context() const { return context_; }
+
+ private:
+  v8::Isolate::Scope isolateScope_;
+  v8::HandleScope handleScope_;
+  v8::Local<v8::Context> context_;
+  v8::Context::Scope contextScope_;
+};
+
 // "RuntimeError: unreachable": the exception as JS's String() shows it.
 std::string exceptionText(v8::Isolate* isolate, v8::Local<v8::Context> context,
                           v8::Local<v8::Value> exception);

@@ -23,6 +23,7 @@
 namespace runwasi::engine {
 namespace {
 
+using v8engine::EnteredContext;
 using v8engine::ImportBinding;
 using v8engine::IsolateSession;
 
@@ -171,10 +172,8 @@ Expected<RunResult> V8Engine::run(const ModuleSource& module, int artifactFd,
   double initMs = msSince(start);
   IsolateSession session;
   v8::Isolate* isolate = session.isolate();
-  v8::Isolate::Scope isolateScope(isolate);
-  v8::HandleScope handleScope(isolate);
-  v8::Local<v8::Context> context = v8::Context::New(isolate);
-  v8::Context::Scope contextScope(context);
+  EnteredContext entered(isolate);
+  v8::Local<v8::Context> context = entered.context();
   ImportBinding binding(isolate, host);  // after the session: its handles die first
   double isolateMs = msSince(start);
 
@@ -241,10 +240,8 @@ Expected<RunResult> V8Engine::run(const ModuleSource& module, int artifactFd,
 Expected<Bytes> V8Precompiler::precompile(const ModuleSource& module) const {
   IsolateSession session;
   v8::Isolate* isolate = session.isolate();
-  v8::Isolate::Scope isolateScope(isolate);
-  v8::HandleScope handleScope(isolate);
-  v8::Local<v8::Context> context = v8::Context::New(isolate);
-  v8::Context::Scope contextScope(context);
+  EnteredContext entered(isolate);
+  v8::Local<v8::Context> context = entered.context();
   TRY(v8::Local<v8::WasmModuleObject> compiled, compile(isolate, context, module));
   auto payload = v8engine::serializeModule(compiled);
   if (!payload) return tl::unexpected(std::move(payload).error().context(module.name));
