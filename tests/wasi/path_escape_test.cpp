@@ -18,6 +18,26 @@ namespace {
 using F = FunctionId;
 namespace fs = std::filesystem;
 
+// Exchanges two host paths (renameat2 RENAME_EXCHANGE) over and over on a thread, until
+// stop() or destruction, so a failing assertion cannot leave the thread running.
+class DirectorySwapper {
+ public:
+  DirectorySwapper(std::string a, std::string b)
+      : a_(std::move(a)), b_(std::move(b)), thread_([this] {
+          while (!stop_) renameat2(AT_FDCWD, a_.c_str(), AT_FDCWD, b_.c_str(), RENAME_EXCHANGE);
+        }) {}
+  ~DirectorySwapper() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::string a_, b_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 class PathEscapeTest : public WasiTest {
  protected:
   void SetUp() override {
@@ -193,13 +213,7 @@ TEST_F(PathEscapeTest, RaceSwappingADirectoryForAnEscapingSymlink) {
   fs::create_directory(hostPath("swap"));
   writeHostFile(hostPath("swap/secret"), "INSIDE");
   fs::create_symlink(outside("outside"), hostPath("alt"));
-  std::atomic<bool> stop{false};
-  std::thread swapper([&] {
-    while (!stop) {
-      renameat2(AT_FDCWD, hostPath("swap").c_str(), AT_FDCWD, hostPath("alt").c_str(),
-                RENAME_EXCHANGE);
-    }
-  });
+  DirectorySwapper swapper(hostPath("swap"), hostPath("alt"));
   int inside = 0, refused = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -218,8 +232,7 @@ TEST_F(PathEscapeTest, RaceSwappingADirectoryForAnEscapingSymlink) {
       ++refused;
     }
   }
-  stop = true;
-  swapper.join();
+  swapper.stop();
   EXPECT_GT(inside + refused, 100);
   expectOutsideUntouched();
 }
@@ -229,13 +242,7 @@ TEST_F(PathEscapeTest, RaceSwappingADirectoryForAnEscapingSymlink) {
 TEST_F(PathEscapeTest, RaceOnParentDirectoryFunctions) {
   fs::create_directory(hostPath("swap"));
   fs::create_symlink(outside("outside"), hostPath("alt"));
-  std::atomic<bool> stop{false};
-  std::thread swapper([&] {
-    while (!stop) {
-      renameat2(AT_FDCWD, hostPath("swap").c_str(), AT_FDCWD, hostPath("alt").c_str(),
-                RENAME_EXCHANGE);
-    }
-  });
+  DirectorySwapper swapper(hostPath("swap"), hostPath("alt"));
   int done = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -253,8 +260,7 @@ TEST_F(PathEscapeTest, RaceOnParentDirectoryFunctions) {
     uint32_t from = putString("swap/a"), to = putString("swap/b");
     if (call(F::path_rename, {kRoot, from, 6, kRoot, to, 6}) == Errno::kSuccess) ++done;
   }
-  stop = true;
-  swapper.join();
+  swapper.stop();
   EXPECT_GT(done, 10);
   expectOutsideUntouched();
 }
