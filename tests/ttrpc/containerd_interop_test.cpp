@@ -75,7 +75,8 @@ class ContainerdInterop : public ::testing::Test {
     ttrpcAddress_ = path("containerd.sock.ttrpc");
     grpcAddress_ = path("containerd.sock");
     bool up = eventually([] { return connectUnix(ttrpcAddress_).has_value(); }, 10s);
-    if (!up) skipReason_ = "containerd did not start; see " + path("containerd.log");
+    // Installed but not starting is a failure, not a reason to skip.
+    if (!up) failReason_ = "containerd did not start; see " + path("containerd.log");
   }
 
   static void TearDownTestSuite() {
@@ -87,6 +88,7 @@ class ContainerdInterop : public ::testing::Test {
 
   void SetUp() override {
     if (!skipReason_.empty()) GTEST_SKIP() << skipReason_;
+    if (!failReason_.empty()) GTEST_FAIL() << failReason_;
   }
 
   static containerd::services::events::ttrpc::v1::ForwardRequest exitEvent(
@@ -111,6 +113,7 @@ class ContainerdInterop : public ::testing::Test {
   static inline std::string ttrpcAddress_;
   static inline std::string grpcAddress_;
   static inline std::string skipReason_;
+  static inline std::string failReason_;
 };
 
 TEST_F(ContainerdInterop, ForwardedEventReachesSubscribers) {
