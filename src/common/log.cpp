@@ -8,6 +8,7 @@
 namespace runwasi::log {
 namespace {
 std::atomic<Level> gLevel{Level::kWarn};
+std::atomic<int> gFd{STDERR_FILENO};
 
 std::string_view levelName(Level level) {
   switch (level) {
@@ -27,6 +28,9 @@ std::string_view levelName(Level level) {
 void setLevel(Level level) {
   gLevel = level;
 }
+void setFd(int fd) {
+  gFd = fd;
+}
 Level level() {
   return gLevel;
 }
@@ -34,7 +38,7 @@ Level level() {
 void write(Level level, std::string_view message) {
   // One write(2) per line so concurrent writers never interleave within a line.
   std::string line = fmt::format("runwasi {}: {}\n", levelName(level), message);
-  [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+  [[maybe_unused]] ssize_t n = ::write(gFd.load(), line.data(), line.size());
 }
 
 }  // namespace runwasi::log

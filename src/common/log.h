@@ -11,6 +11,9 @@ enum class Level { kDebug, kInfo, kWarn, kError };
 
 void setLevel(Level level);
 Level level();
+// Where lines go: stderr by default. A container process sends the runtime's own lines
+// to the shim's log, keeping its stderr for the workload.
+void setFd(int fd);
 void write(Level level, std::string_view message);
 
 template <typename... Args>

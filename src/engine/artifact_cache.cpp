@@ -92,8 +92,17 @@ Expected<UniqueFd> precompiledArtifact(const Engine& engine, const ModuleSource&
                                        const ArtifactCache& cache) {
   const Precompiler* precompiler = engine.precompiler();
   if (!precompiler) return UniqueFd();
+  return precompiledArtifact(engine, module, cache, [precompiler](const ModuleSource& m) {
+    return precompiler->precompile(m);
+  });
+}
+
+Expected<UniqueFd> precompiledArtifact(const Engine& engine, const ModuleSource& module,
+                                       const ArtifactCache& cache,
+                                       const PrecompileFunction& precompile) {
+  if (!engine.precompiler()) return UniqueFd();
   if (auto cached = cache.open(engine, module)) return std::move(*cached);
-  TRY(Bytes artifact, precompiler->precompile(module));
+  TRY(Bytes artifact, precompile(module));
   auto stored = cache.store(engine, module, artifact);
   if (stored) return std::move(*stored);
   log::warn("cannot write the artifact cache ({}); using the artifact uncached",

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
@@ -40,5 +41,12 @@ class ArtifactCache {
 // is not an error (the artifact is still returned, from a memfd).
 Expected<UniqueFd> precompiledArtifact(const Engine& engine, const ModuleSource& module,
                                        const ArtifactCache& cache);
+
+// The same, precompiling on a cache miss with `precompile` instead of in this process
+// (the shim has a zygote child do it).
+using PrecompileFunction = std::function<Expected<Bytes>(const ModuleSource&)>;
+Expected<UniqueFd> precompiledArtifact(const Engine& engine, const ModuleSource& module,
+                                       const ArtifactCache& cache,
+                                       const PrecompileFunction& precompile);
 
 }  // namespace runwasi::engine

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "common/log.h"
+
 namespace runwasi::sandbox {
 namespace {
 
@@ -53,6 +55,9 @@ void runContainer(engine::Engine& engine, protocol::ReceivedRequest& received,
   std::string comm = "wasm:" + r.containerId;
   ::prctl(PR_SET_NAME, comm.substr(0, 15).c_str(), 0, 0, 0);
 
+  // The runtime's own log lines go where the zygote's stderr went (the shim's log);
+  // stderr becomes the workload's.
+  if (int logFd = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3); logFd >= 0) log::setFd(logFd);
   // Received fds are >= 3 (the zygote keeps 0-2 open), so dup2 never clobbers one of them.
   bindStdio(received.stdinFd, STDIN_FILENO, O_RDONLY);
   bindStdio(received.stdoutFd, STDOUT_FILENO, O_WRONLY);
@@ -72,6 +77,15 @@ void runContainer(engine::Engine& engine, protocol::ReceivedRequest& received,
   auto host = wasi::Host::create(std::move(config));
   if (!host) fail(host.error().message);
 
+  if (received.startGateFd) {
+    char go = 0;
+    ssize_t n;
+    while ((n = ::read(received.startGateFd.get(), &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) ::_exit(0);  // deleted before it was started
+    received.startGateFd.reset();
+  }
+
   engine::RunOptions options;
   options.function = r.function;
   options.stubUnknownImports = r.stubUnknownImports;
@@ -82,6 +96,27 @@ void runContainer(engine::Engine& engine, protocol::ReceivedRequest& received,
   // _exit: the zygote's (and its parent's) atexit handlers and static destructors are not
   // this process's to run; the guest's output went out through write(2) already.
   ::_exit(static_cast<int>(result->exitCode & 0xff));
+}
+
+void runPrecompile(engine::Engine& engine, protocol::ReceivedRequest& received,
+                   const engine::ModuleSource& module) {
+  ::prctl(PR_SET_NAME, "wasm-precompile", 0, 0, 0);
+  bindStdio(received.stdinFd, STDIN_FILENO, O_RDONLY);
+  bindStdio(received.stdoutFd, STDOUT_FILENO, O_WRONLY);
+  bindStdio(received.stderrFd, STDERR_FILENO, O_WRONLY);
+  received.moduleFd.reset();
+  const engine::Precompiler* precompiler = engine.precompiler();
+  if (!precompiler) fail(fmt::format("engine {} has no precompiled form", engine.name()));
+  auto artifact = precompiler->precompile(module);
+  if (!artifact) fail(fmt::format("precompiling {}: {}", module.name, artifact.error().message));
+  size_t off = 0;
+  while (off < artifact->size()) {
+    ssize_t n = ::write(STDOUT_FILENO, artifact->data() + off, artifact->size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail(fmt::format("writing the precompiled artifact: {}", std::strerror(errno)));
+    off += static_cast<size_t>(n);
+  }
+  ::_exit(0);
 }
 
 }  // namespace runwasi::sandbox

@@ -12,4 +12,10 @@ namespace runwasi::sandbox {
 [[noreturn]] void runContainer(engine::Engine& engine, protocol::ReceivedRequest& request,
                                const engine::ModuleSource& module);
 
+// A precompile request (SpawnRequest::precompileOnly): writes the engine's artifact for
+// `module` to the received stdout and exits 0; on failure the reason goes to the received
+// stderr and it exits kContainerSetupFailedExit. Never returns.
+[[noreturn]] void runPrecompile(engine::Engine& engine, protocol::ReceivedRequest& request,
+                                const engine::ModuleSource& module);
+
 }  // namespace runwasi::sandbox

@@ -20,6 +20,7 @@ enum FdBit : uint32_t {
   kStderr = 4,
   kModule = 8,
   kArtifact = 16,
+  kStartGate = 32,
 };
 
 class Writer {
@@ -157,6 +158,7 @@ Expected<void> sendRequest(int socket, const SpawnRequest& r) {
   add(r.stderrFd, kStderr);
   add(r.moduleFd, kModule);
   add(r.artifactFd, kArtifact);
+  add(r.startGateFd, kStartGate);
 
   Writer w;
   w.u32(kRequestMagic);
@@ -165,6 +167,7 @@ Expected<void> sendRequest(int socket, const SpawnRequest& r) {
   w.str(r.modulePath);
   w.str(r.function);
   w.u32(r.stubUnknownImports ? 1 : 0);
+  w.u32(r.precompileOnly ? 1 : 0);
   w.strs(r.args);
   w.strs(r.env);
   w.str(r.rootfs);
@@ -191,6 +194,7 @@ Expected<std::optional<ReceivedRequest>> receiveRequest(int socket) {
   r.modulePath = rd.str();
   r.function = rd.str();
   r.stubUnknownImports = rd.u32() != 0;
+  r.precompileOnly = rd.u32() != 0;
   r.args = rd.strs();
   r.env = rd.strs();
   r.rootfs = rd.str();
@@ -206,7 +210,8 @@ Expected<std::optional<ReceivedRequest>> receiveRequest(int socket) {
   size_t next = 0;
   for (auto [bit, slot] : {std::pair{kStdin, &out.stdinFd}, std::pair{kStdout, &out.stdoutFd},
                            std::pair{kStderr, &out.stderrFd}, std::pair{kModule, &out.moduleFd},
-                           std::pair{kArtifact, &out.artifactFd}}) {
+                           std::pair{kArtifact, &out.artifactFd},
+                           std::pair{kStartGate, &out.startGateFd}}) {
     if (!(mask & bit)) continue;
     if (next >= fds.size())
       return makeError(ErrorCode::kInvalidArgument, "spawn request is missing its fds");

@@ -20,7 +20,7 @@ inline constexpr size_t kMaxFds = 8;
 // A request as the zygote sees it: the fds it received are owned here.
 struct ReceivedRequest {
   SpawnRequest request;  // its fd fields are -1; the fds are below
-  UniqueFd stdinFd, stdoutFd, stderrFd, moduleFd, artifactFd;
+  UniqueFd stdinFd, stdoutFd, stderrFd, moduleFd, artifactFd, startGateFd;
 };
 
 // Encodes a request with its fds (as borrowed by `request`) and sends it.

@@ -114,12 +114,19 @@ Expected<engine::ModuleSource> loadModule(const protocol::ReceivedRequest& recei
 
 // One request: a container process, or the reason there is none.
 Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
-                               protocol::ReceivedRequest& received, pid_t* tidSlot) {
+                               protocol::ReceivedRequest& received, pid_t* tidSlot,
+                               pid_t shimPid) {
   TRY(engine::ModuleSource module, loadModule(received));
   pid_t pid = forkAsSibling(tidSlot);
   if (pid < 0) return makeSysError("cannot fork the container process");
   if (pid == 0) {
     ::close(socket);  // the shim must see EOF when the zygote goes, not when containers do
+    // A container must not outlive its shim (a SIGKILLed shim leaves nothing running).
+    // The parent is the shim's main thread; if the shim died before the prctl, we are
+    // already someone else's child.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (::getppid() != shimPid) ::_exit(kContainerSetupFailedExit);
+    if (received.request.precompileOnly) runPrecompile(engine, received, module);
     runContainer(engine, received, module);
   }
   return pid;
@@ -147,12 +154,13 @@ Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
   if (!protocol::sendReply(socket, ::getpid())) ::_exit(1);
 
   engine::Engine& engine = **made;
+  const pid_t shimPid = ::getppid();
   pid_t* tidSlot = threadDescriptorTid();
   for (;;) {
     auto request = protocol::receiveRequest(socket);
     if (request && !*request) ::_exit(0);                       // the shim closed its end
     if (!request && request.error().sysErrno != 0) ::_exit(1);  // the socket itself failed
-    Expected<pid_t> reply = request ? spawnContainer(engine, socket, **request, tidSlot)
+    Expected<pid_t> reply = request ? spawnContainer(engine, socket, **request, tidSlot, shimPid)
                                     : tl::unexpected(request.error());
     if (!protocol::sendReply(socket, reply)) ::_exit(1);
   }

@@ -34,6 +34,15 @@ struct SpawnRequest {
   int stdinFd = -1;                     // -1: /dev/null
   int stdoutFd = -1;                    // -1: /dev/null
   int stderrFd = -1;                    // -1: /dev/null
+  // Instead of running the module, write the engine's precompiled artifact to stdoutFd
+  // (and exit 0), or the reason there is none to stderrFd (and exit 125). The shim
+  // precompiles this way so that neither the engine's runtime (V8) nor its compiler's
+  // child processes (wasm2c's gcc) ever live in the shim process itself.
+  bool precompileOnly = false;
+  // When valid: the process gets ready (stdio, working directory, WASI host) and then
+  // waits for one byte on this fd before running the module: Create makes the process,
+  // Start releases it. EOF instead of a byte ends the process (exit 0) without running.
+  int startGateFd = -1;
 };
 
 // Exit status of a container process that could not load or start its module after the

@@ -24,6 +24,8 @@
 #include "common/log.h"
 #include "common/scope_exit.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
+#include "shim/proto_time.h"
+#include "shim/rootfs_mount.h"
 #include "shim/shim_address.h"
 #include "ttrpc/unix_socket.h"
 
@@ -297,14 +299,15 @@ Expected<std::string> deleteShim(const ShimFlags& flags) {
     }
   }
 
+  // A daemon that died (SIGKILL) left the rootfs it mounted in Create.
+  if (auto unmounted = unmountRootfs(bundle / "rootfs"); !unmounted) {
+    log::warn("delete: {}", unmounted.error().message);
+  }
+
   containerd::task::v2::DeleteResponse response;
   response.set_pid(0);
   response.set_exit_status(kUnknownExitStatus);
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now);
-  response.mutable_exited_at()->set_seconds(seconds.count());
-  response.mutable_exited_at()->set_nanos(static_cast<int32_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now - seconds).count()));
+  setTimestamp(response.mutable_exited_at(), std::chrono::system_clock::now());
   return response.SerializeAsString();
 }
 

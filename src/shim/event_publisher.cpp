@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "github.com/containerd/containerd/api/services/ttrpc/events/v1/events.pb.h"
+#include "shim/proto_time.h"
 
 namespace runwasi::shim {
 
@@ -82,11 +83,7 @@ Expected<void> EventPublisher::publish(std::string_view topic,
   eventsv1::ForwardRequest request;
   auto* envelope = request.mutable_envelope();
   // Stamped now, not when sent: containerd orders and shows events by this time.
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now);
-  envelope->mutable_timestamp()->set_seconds(seconds.count());
-  envelope->mutable_timestamp()->set_nanos(static_cast<int32_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now - seconds).count()));
+  setTimestamp(envelope->mutable_timestamp(), std::chrono::system_clock::now());
   envelope->set_namespace_(namespace_);
   envelope->set_topic(std::string(topic));
   // containerd's typeurl registers its events under the bare full name (PROTOCOL.md).

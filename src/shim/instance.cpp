@@ -1,0 +1,260 @@
+#include "shim/instance.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/file.h"
+#include "common/log.h"
+#include "common/scope_exit.h"
+#include "engine/module_info.h"
+#include "oci/entrypoint.h"
+
+namespace runwasi::shim {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Opens `path` (absolute inside the rootfs) as if the rootfs were "/".
+Expected<UniqueFd> openInRoot(int rootFd, const std::string& path) {
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd;
+  while ((fd = static_cast<int>(::syscall(SYS_openat2, rootFd, path.c_str(), &how, sizeof how))) <
+             0 &&
+         (errno == EINTR || errno == EAGAIN)) {
+  }
+  if (fd < 0) return makeSysError(path);
+  UniqueFd file(fd);
+  struct stat st {};
+  if (::fstat(file.get(), &st) != 0) return makeSysError(path);
+  if (!S_ISREG(st.st_mode)) return makeSysError(path + " is not a regular file", EACCES);
+  return file;
+}
+
+// The candidate paths for args[0], in lookup order.
+std::vector<std::string> candidates(const std::string& path, const oci::ProcessSpec& process) {
+  if (path.starts_with('/')) return {path};
+  if (path.find('/') != std::string::npos) return {(fs::path(process.cwd) / path).string()};
+  std::vector<std::string> out;
+  std::string search = oci::envValue(process.env, "PATH");
+  size_t begin = 0;
+  while (begin <= search.size() && !search.empty()) {
+    size_t end = search.find(':', begin);
+    if (end == std::string::npos) end = search.size();
+    std::string dir = search.substr(begin, end - begin);
+    if (dir.starts_with('/')) out.push_back((fs::path(dir) / path).string());
+    begin = end + 1;
+  }
+  out.push_back((fs::path(process.cwd) / path).string());
+  return out;
+}
+
+bool startsWith(const Bytes& bytes, std::string_view magic) {
+  return bytes.size() >= magic.size() &&
+         std::memcmp(bytes.data(), magic.data(), magic.size()) == 0;
+}
+
+Expected<UniqueFd> memfdWith(const Bytes& bytes, const char* name) {
+  UniqueFd fd(::memfd_create(name, MFD_CLOEXEC));
+  if (!fd) return makeSysError("memfd_create");
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = ::write(fd.get(), bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return makeSysError("writing a memfd");
+    off += static_cast<size_t>(n);
+  }
+  return fd;
+}
+
+// Has a zygote child precompile the module: the engine's compiler (and its runtime, for
+// V8) never runs in the shim itself.
+Expected<Bytes> precompileInChild(InstanceEnvironment& env, const std::string& id,
+                                  const engine::ModuleSource& module) {
+  TRY(UniqueFd moduleFd, memfdWith(module.bytes, "runwasi-module"));
+  UniqueFd out(::memfd_create("runwasi-artifact", MFD_CLOEXEC));
+  UniqueFd err(::memfd_create("runwasi-precompile-log", MFD_CLOEXEC));
+  if (!out || !err) return makeSysError("memfd_create");
+  sandbox::SpawnRequest request;
+  request.containerId = id;
+  request.moduleFd = moduleFd.get();
+  request.precompileOnly = true;
+  request.stdoutFd = out.get();
+  request.stderrFd = err.get();
+  TRY(pid_t pid, env.zygote->spawn(request));
+  TRY(ProcessExit exit, env.reaper->waitFor(pid));
+  if (exit.status != 0) {
+    auto log = readFd(err.get(), "the precompile log");
+    std::string message = log ? std::string(log->begin(), log->end()) : std::string();
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    if (message.starts_with("runwasi: ")) message.erase(0, 9);
+    return makeError(ErrorCode::kInternal,
+                     message.empty() ? fmt::format("the precompile process exited {}", exit.status)
+                                     : message);
+  }
+  return readFd(out.get(), "the precompiled artifact");
+}
+
+}  // namespace
+
+Expected<ResolvedModule> resolveModule(const oci::ProcessSpec& process, const fs::path& rootfs,
+                                       const engine::Engine& engine,
+                                       std::string_view shimName) {
+  oci::Entrypoint entrypoint = oci::parseEntrypoint(process.args.at(0));
+  UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return makeSysError(fmt::format("opening the container's rootfs {}", rootfs.string()));
+
+  ResolvedModule resolved;
+  resolved.function = entrypoint.func;
+  UniqueFd file;
+  std::optional<Error> firstError;
+  for (const std::string& path : candidates(entrypoint.path, process)) {
+    auto opened = openInRoot(root.get(), path);
+    if (opened) {
+      file = std::move(*opened);
+      resolved.pathInRootfs = path;
+      break;
+    }
+    if (!firstError || firstError->sysErrno == ENOENT) firstError = opened.error();
+  }
+  if (!file) {
+    if (firstError && firstError->sysErrno != ENOENT)
+      return makeError(ErrorCode::kInvalidArgument,
+                       fmt::format("cannot open the entrypoint {}: {}", entrypoint.path,
+                                   firstError->message));
+    return makeError(ErrorCode::kNotFound,
+                     fmt::format("the entrypoint {} does not exist in the container's rootfs",
+                                 entrypoint.path));
+  }
+
+  TRY(Bytes bytes, readFd(file.get(), resolved.pathInRootfs));
+  if (!engine.canHandle(bytes)) {
+    if (startsWith(bytes, "\x7f"
+                          "ELF") ||
+        startsWith(bytes, "#!"))
+      return makeError(ErrorCode::kFailedPrecondition,
+                       fmt::format("{} is a native executable: {} runs WebAssembly modules only",
+                                   resolved.pathInRootfs, shimName));
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} is neither a WebAssembly module nor a native executable",
+                                 resolved.pathInRootfs));
+  }
+  auto info = engine::readModuleInfo(bytes);
+  if (!info)
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} is not a valid WebAssembly module: {}",
+                                 resolved.pathInRootfs, info.error().message));
+  if (auto linkable = engine::checkLinkable(*info, resolved.function, false); !linkable)
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} cannot run: {}", resolved.pathInRootfs,
+                                 linkable.error().message));
+  resolved.source = engine::makeModuleSource(resolved.pathInRootfs, std::move(bytes));
+  return resolved;
+}
+
+Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& request,
+                                                     InstanceEnvironment& env,
+                                                     Reaper::OnExit onExit) {
+  std::unique_ptr<Instance> instance(new Instance());
+  instance->id_ = request.id;
+  // Whatever fails below, the destructor undoes what was done (unmounts the rootfs).
+  if (request.terminal)
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} does not support a terminal (terminal: true) yet: run "
+                                 "the container without -t/--tty",
+                                 env.shimName));
+  TRY(instance->spec_, oci::readRuntimeSpec(request.bundle).map_error([](Error e) {
+    return std::move(e).context("reading the bundle's spec");
+  }));
+  const oci::RuntimeSpec& spec = instance->spec_;
+  if (spec.process.terminal)
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{} does not support a terminal (process.terminal: true) yet: "
+                                 "run the container without -t/--tty",
+                                 env.shimName));
+  fs::path rootPath(spec.rootPath);
+  instance->rootfs_ = rootPath.is_absolute() ? rootPath : request.bundle / rootPath;
+  if (!request.rootfs.empty()) {
+    instance->mounted_ = true;  // a failed mountRootfs unmounts itself; destroy() is harmless
+    TRY_VOID(mountRootfs(request.rootfs, instance->rootfs_));
+  }
+
+  TRY(ResolvedModule module,
+      resolveModule(spec.process, instance->rootfs_, *env.engine, env.shimName));
+  TRY(StdioFds stdio, openStdio(request.stdio));
+  TRY(UniqueFd artifact,
+      engine::precompiledArtifact(*env.engine, module.source, env.cache,
+                                  [&](const engine::ModuleSource& m) {
+                                    return precompileInChild(env, request.id, m);
+                                  }));
+  TRY(UniqueFd moduleFd, memfdWith(module.source.bytes, "runwasi-module"));
+
+  int gate[2];
+  if (::pipe2(gate, O_CLOEXEC) != 0) return makeSysError("creating the start gate");
+  UniqueFd gateRead(gate[0]);
+  instance->startGate_.reset(gate[1]);
+
+  sandbox::SpawnRequest spawn;
+  spawn.containerId = request.id;
+  spawn.moduleFd = moduleFd.get();
+  spawn.artifactFd = artifact.get();
+  spawn.function = module.function;
+  spawn.args = spec.process.args;
+  spawn.env = spec.process.env;
+  spawn.rootfs = instance->rootfs_.string();
+  spawn.cwd = spec.process.cwd;
+  spawn.stdinFd = stdio.in.get();
+  spawn.stdoutFd = stdio.out.get();
+  spawn.stderrFd = stdio.err.get();
+  spawn.startGateFd = gateRead.get();
+  TRY(instance->pid_, env.zygote->spawn(spawn));
+  env.reaper->watch(instance->pid_, std::move(onExit));
+  log::info("{}: created pid {} for {}", request.id, instance->pid_, module.pathInRootfs);
+  return instance;
+}
+
+Instance::~Instance() {
+  if (auto done = destroy(); !done) log::warn("{}: {}", id_, done.error().message);
+}
+
+Expected<void> Instance::start() {
+  if (!startGate_)
+    return makeError(ErrorCode::kFailedPrecondition, fmt::format("{} was started already", id_));
+  char go = 1;
+  ssize_t n;
+  while ((n = ::write(startGate_.get(), &go, 1)) < 0 && errno == EINTR) {
+  }
+  int err = errno;
+  startGate_.reset();
+  if (n != 1) return makeSysError(fmt::format("starting {}", id_), err);
+  return {};
+}
+
+Expected<void> Instance::kill(int signal) const {
+  if (pid_ <= 0 || ::kill(pid_, signal) != 0) {
+    if (pid_ <= 0 || errno == ESRCH)
+      return makeError(ErrorCode::kNotFound, "process already finished");
+    return makeSysError(fmt::format("sending signal {} to {}", signal, id_));
+  }
+  return {};
+}
+
+Expected<void> Instance::destroy() {
+  startGate_.reset();
+  if (!mounted_) return {};
+  mounted_ = false;
+  return unmountRootfs(rootfs_).map_error(
+      [&](Error e) { return std::move(e).context(fmt::format("unmounting the rootfs of {}", id_)); });
+}
+
+}  // namespace runwasi::shim

@@ -1,0 +1,95 @@
+// One container as the shim runs it: the bundle's spec, the rootfs, the module and its
+// precompiled artifact, the stdio FIFOs, and the process forked from the zygote.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+#include "engine/artifact_cache.h"
+#include "engine/engine.h"
+#include "oci/runtime_spec.h"
+#include "sandbox/zygote.h"
+#include "shim/reaper.h"
+#include "shim/rootfs_mount.h"
+#include "shim/stdio_fifo.h"
+
+namespace runwasi::shim {
+
+// What the instances of one shim share.
+struct InstanceEnvironment {
+  std::string shimName;        // for messages, e.g. "containerd-shim-v8-v1"
+  sandbox::Zygote* zygote;     // forks every container and precompile process
+  Reaper* reaper;              // collects their exits
+  const engine::Engine* engine;  // the shim's own copy: precompiler key, canHandle
+  engine::ArtifactCache cache{engine::ArtifactCache::defaultDir()};
+};
+
+// What Create asks for.
+struct InstanceRequest {
+  std::string id;
+  std::filesystem::path bundle;
+  std::vector<RootfsMount> rootfs;  // empty: the bundle's root is ready as it is
+  StdioPaths stdio;
+  bool terminal = false;
+};
+
+// The module a spec's process runs, resolved inside the rootfs and read.
+struct ResolvedModule {
+  std::string pathInRootfs;  // as found, e.g. "/app.wasm"
+  std::string function;      // the export to call
+  engine::ModuleSource source;
+};
+
+// Finds args[0] ("path[#func]") inside `rootfs` as the container would see it: absolute
+// paths from the rootfs' root, relative ones with a '/' from cwd, bare names along the
+// spec's PATH. Symlinks resolve inside the rootfs (openat2 RESOLVE_IN_ROOT), never to the
+// host. Then checks that it is a WebAssembly module `engine` runs and that it links:
+// NotFound for a missing entrypoint, FailedPrecondition for a native executable,
+// InvalidArgument for anything else that is not a valid, linkable module.
+Expected<ResolvedModule> resolveModule(const oci::ProcessSpec& process,
+                                       const std::filesystem::path& rootfs,
+                                       const engine::Engine& engine,
+                                       std::string_view shimName);
+
+class Instance {
+ public:
+  // Reads the spec, mounts the rootfs, resolves and checks the module, opens stdio,
+  // precompiles (or finds in the cache) the artifact, and forks the container process,
+  // which waits for start(). `onExit` runs once when that process exits (on the reaper's
+  // thread, or at once when it has already). Nothing is left behind on error.
+  static Expected<std::unique_ptr<Instance>> create(const InstanceRequest& request,
+                                                    InstanceEnvironment& env,
+                                                    Reaper::OnExit onExit);
+  ~Instance();  // destroy()
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  pid_t pid() const { return pid_; }
+  const oci::RuntimeSpec& spec() const { return spec_; }
+
+  // Lets the process run its module.
+  Expected<void> start();
+  // Sends `signal` to the process; NotFound once it is gone.
+  Expected<void> kill(int signal) const;
+  // Unmounts the rootfs (when Create mounted it) and releases the start gate. Call it
+  // after the process has exited. Idempotent.
+  Expected<void> destroy();
+
+ private:
+  Instance() = default;
+
+  std::string id_;
+  oci::RuntimeSpec spec_;
+  std::filesystem::path rootfs_;
+  bool mounted_ = false;
+  UniqueFd startGate_;  // the write end; a byte starts the process, closing it ends it
+  pid_t pid_ = -1;
+};
+
+}  // namespace runwasi::shim

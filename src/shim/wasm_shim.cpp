@@ -1,0 +1,128 @@
+#include "shim/wasm_shim.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "shim/event_publisher.h"
+#include "shim/instance.h"
+#include "shim/reaper.h"
+#include "shim/task_service.h"
+#include "ttrpc/server.h"
+
+namespace runwasi::shim {
+namespace {
+
+// containerd reads the shim's log from the bundle's `log` FIFO (it opened the read end
+// before running `start`). Non-blocking: a containerd that stops reading must not stall
+// the shim; lines are dropped instead.
+void logToBundle(const std::filesystem::path& bundle) {
+  UniqueFd fifo(::open((bundle / "log").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fifo) return;  // no reader or no FIFO (not run by containerd): stderr stays /dev/null
+  ::dup2(fifo.get(), STDERR_FILENO);
+}
+
+}  // namespace
+
+int runWasmDaemon(DaemonContext& context, const ShimIdentity& identity,
+                  const sandbox::EngineFactory& makeEngine) {
+  ::signal(SIGPIPE, SIG_IGN);  // a FIFO or socket whose reader went away is an error, not death
+  logToBundle(context.bundle);
+  log::setLevel(context.flags.debug ? log::Level::kDebug : log::Level::kInfo);
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+    log::warn("cannot become a child subreaper: {}", std::strerror(errno));
+
+  // Order matters: the zygote is forked while this process has one thread, and every
+  // thread made afterwards inherits SIGCHLD blocked, so only the reaper sees it.
+  if (auto blocked = Reaper::blockSigchld(); !blocked) {
+    log::error("{}", blocked.error().message);
+    return 1;
+  }
+  auto zygote = sandbox::Zygote::start(makeEngine);
+  if (!zygote) {
+    log::error("{}", zygote.error().message);
+    return 1;
+  }
+  auto engine = makeEngine();
+  if (!engine) {
+    log::error("{}", engine.error().message);
+    return 1;
+  }
+  auto reaper = Reaper::start();
+  if (!reaper) {
+    log::error("{}", reaper.error().message);
+    return 1;
+  }
+  if (auto ready = zygote->waitReady(); !ready)
+    log::error("the zygote has no engine: every Create will fail: {}", ready.error().message);
+
+  std::unique_ptr<EventPublisher> events;
+  if (!context.ttrpcAddress.empty()) {
+    auto made = EventPublisher::create(context.ttrpcAddress, context.flags.ns);
+    if (made) {
+      events = std::move(*made);
+    } else {
+      log::warn("events will not be published: {}", made.error().message);
+    }
+  } else {
+    log::warn("TTRPC_ADDRESS is not set: events will not be published");
+  }
+
+  InstanceEnvironment env;
+  env.shimName = identity.name;
+  env.zygote = &*zygote;
+  env.reaper = reaper->get();
+  env.engine = engine->get();
+
+  ttrpc::Server* serverPtr = nullptr;
+  TaskService tasks(env, events.get(), [&serverPtr] {
+    if (serverPtr) serverPtr->stop();
+  });
+  ttrpc::ServerOptions options;
+  // containerd hung up and nothing is left to serve: nobody will send Shutdown.
+  options.onIdle = [&tasks, &serverPtr] {
+    if (tasks.taskCount() == 0 && serverPtr) serverPtr->stop();
+  };
+  auto server = ttrpc::Server::create(std::move(options));
+  if (!server) {
+    log::error("{}", server.error().message);
+    return 1;
+  }
+  serverPtr = server->get();
+  tasks.registerWith(**server);
+  if (auto listening = (*server)->listen(std::move(context.listener)); !listening) {
+    log::error("{}", listening.error().message);
+    return 1;
+  }
+  log::info("{} {} serving {} (namespace {})", identity.name, identity.version,
+            context.socketPath, context.flags.ns);
+  auto ran = (*server)->run();
+  if (!ran) log::error("ttrpc server: {}", ran.error().message);
+
+  // Tasks left only when the server failed or containerd vanished: leave nothing running.
+  tasks.killAll(std::chrono::seconds(5));
+  if (events) {
+    if (auto flushed = events->flush(std::chrono::seconds(2)); !flushed)
+      log::warn("{}", flushed.error().message);
+    events->stop();
+  }
+  server->reset();
+  zygote->stop();
+  (*reaper)->stop();
+  ::unlink(context.socketPath.c_str());
+  log::info("{} exiting", identity.name);
+  return ran ? 0 : 1;
+}
+
+int runWasmShim(int argc, char** argv, const ShimIdentity& identity,
+                sandbox::EngineFactory makeEngine) {
+  return runShim(argc, argv, identity, [&](DaemonContext& context) {
+    return runWasmDaemon(context, identity, makeEngine);
+  });
+}
+
+}  // namespace runwasi::shim
