@@ -1,0 +1,28 @@
+// Opening the stdio paths containerd names in CreateTaskRequest for the container process.
+#pragma once
+
+#include <string>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+
+namespace runwasi::shim {
+
+// FIFO (or regular file, or /dev/null) paths; an empty path means no such stream.
+struct StdioPaths {
+  std::string stdinPath, stdoutPath, stderrPath;
+};
+
+// Blocking, close-on-exec fds; invalid where the path was empty.
+struct StdioFds {
+  UniqueFd in, out, err;
+};
+
+// Opens the streams without ever waiting for the other end of a FIFO: stdin read-only,
+// stdout/stderr write-only (read-write while no reader exists yet, so early output stays
+// buffered for a later reader). Regular files are appended to. One stdout/stderr path is
+// opened once and dup'ed. Errors name the stream and path:
+// "opening stdout FIFO /x/y: No such file or directory".
+Expected<StdioFds> openStdio(const StdioPaths& paths);
+
+}  // namespace runwasi::shim
