@@ -101,6 +101,7 @@ void runContainer(engine::Engine& engine, protocol::ReceivedRequest& received,
 void runPrecompile(engine::Engine& engine, protocol::ReceivedRequest& received,
                    const engine::ModuleSource& module) {
   ::prctl(PR_SET_NAME, "wasm-precompile", 0, 0, 0);
+  if (int logFd = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3); logFd >= 0) log::setFd(logFd);
   bindStdio(received.stdinFd, STDIN_FILENO, O_RDONLY);
   bindStdio(received.stdoutFd, STDOUT_FILENO, O_WRONLY);
   bindStdio(received.stderrFd, STDERR_FILENO, O_WRONLY);
@@ -108,7 +109,7 @@ void runPrecompile(engine::Engine& engine, protocol::ReceivedRequest& received,
   const engine::Precompiler* precompiler = engine.precompiler();
   if (!precompiler) fail(fmt::format("engine {} has no precompiled form", engine.name()));
   auto artifact = precompiler->precompile(module);
-  if (!artifact) fail(fmt::format("precompiling {}: {}", module.name, artifact.error().message));
+  if (!artifact) fail(artifact.error().message);
   size_t off = 0;
   while (off < artifact->size()) {
     ssize_t n = ::write(STDOUT_FILENO, artifact->data() + off, artifact->size() - off);

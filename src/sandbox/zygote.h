@@ -21,7 +21,7 @@ namespace runwasi::sandbox {
 // keeps (and closes) its own.
 struct SpawnRequest {
   std::string containerId;              // for messages and the process name
-  std::string modulePath;               // the module on the host; unused when moduleFd >= 0
+  std::string modulePath;               // the module on the host; its name when moduleFd >= 0
   int moduleFd = -1;                    // an open module (e.g. an OCI layer blob)
   int artifactFd = -1;                  // the engine's precompiled artifact, or -1
   std::string function = "_start";      // the export to call

@@ -87,6 +87,7 @@ Expected<Bytes> precompileInChild(InstanceEnvironment& env, const std::string& i
   if (!out || !err) return makeSysError("memfd_create");
   sandbox::SpawnRequest request;
   request.containerId = id;
+  request.modulePath = module.name;  // names it in messages; the bytes come from moduleFd
   request.moduleFd = moduleFd.get();
   request.precompileOnly = true;
   request.stdoutFd = out.get();
@@ -98,8 +99,10 @@ Expected<Bytes> precompileInChild(InstanceEnvironment& env, const std::string& i
     std::string message = log ? std::string(log->begin(), log->end()) : std::string();
     while (!message.empty() && message.back() == '\n') message.pop_back();
     if (message.starts_with("runwasi: ")) message.erase(0, 9);
-    return makeError(ErrorCode::kInternal,
-                     message.empty() ? fmt::format("the precompile process exited {}", exit.status)
+    // Almost always a module the engine rejects (readModuleInfo checks only its structure).
+    return makeError(ErrorCode::kInvalidArgument,
+                     message.empty() ? fmt::format("precompiling {}: the process exited {}",
+                                                   module.name, exit.status)
                                      : message);
   }
   return readFd(out.get(), "the precompiled artifact");
@@ -192,6 +195,7 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
   TRY(ResolvedModule module,
       resolveModule(spec.process, instance->rootfs_, *env.engine, env.shimName));
   TRY(StdioFds stdio, openStdio(request.stdio));
+  instance->outputReaders_ = holdOutputReaders(request.stdio);
   TRY(UniqueFd artifact,
       engine::precompiledArtifact(*env.engine, module.source, env.cache,
                                   [&](const engine::ModuleSource& m) {
@@ -206,6 +210,7 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
 
   sandbox::SpawnRequest spawn;
   spawn.containerId = request.id;
+  spawn.modulePath = module.pathInRootfs;  // for messages; the bytes come from moduleFd
   spawn.moduleFd = moduleFd.get();
   spawn.artifactFd = artifact.get();
   spawn.function = module.function;
@@ -251,6 +256,7 @@ Expected<void> Instance::kill(int signal) const {
 
 Expected<void> Instance::destroy() {
   startGate_.reset();
+  outputReaders_.clear();
   if (!mounted_) return {};
   mounted_ = false;
   return unmountRootfs(rootfs_).map_error(

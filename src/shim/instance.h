@@ -88,6 +88,7 @@ class Instance {
   oci::RuntimeSpec spec_;
   std::filesystem::path rootfs_;
   bool mounted_ = false;
+  std::vector<UniqueFd> outputReaders_;  // see holdOutputReaders
   UniqueFd startGate_;  // the write end; a byte starts the process, closing it ends it
   pid_t pid_ = -1;
 };

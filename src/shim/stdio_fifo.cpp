@@ -1,6 +1,7 @@
 #include "shim/stdio_fifo.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <string_view>
@@ -69,6 +70,17 @@ Expected<StdioFds> openStdio(const StdioPaths& paths) {
     TRY(fds.err, openStream("stderr", paths.stderrPath, false));
   }
   return fds;
+}
+
+std::vector<UniqueFd> holdOutputReaders(const StdioPaths& paths) {
+  std::vector<UniqueFd> readers;
+  for (const std::string* path : {&paths.stdoutPath, &paths.stderrPath}) {
+    struct stat st {};
+    if (path->empty() || ::stat(path->c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) continue;
+    UniqueFd reader(::open(path->c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (reader) readers.push_back(std::move(reader));
+  }
+  return readers;
 }
 
 }  // namespace runwasi::shim

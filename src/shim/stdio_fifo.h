@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
@@ -24,5 +25,11 @@ struct StdioFds {
 // opened once and dup'ed. Errors name the stream and path:
 // "opening stdout FIFO /x/y: No such file or directory".
 Expected<StdioFds> openStdio(const StdioPaths& paths);
+
+// Read ends of the stdout and stderr FIFOs, held by the shim for the task's lifetime (as
+// containerd's runc shim does): when the client goes away (`ctr run -d`, a restarted
+// containerd) the container's writes then fill the pipe instead of killing it with
+// SIGPIPE. Paths that are not FIFOs get none.
+std::vector<UniqueFd> holdOutputReaders(const StdioPaths& paths);
 
 }  // namespace runwasi::shim
