@@ -9,8 +9,8 @@
 namespace runwasi::shim {
 namespace {
 
-// "scheme://..." (RFC 3986 scheme syntax); containerd's binary:// and file:// log URIs
-// are handled by containerd's shims, not supported here.
+// "scheme://..." (RFC 3986 scheme syntax): containerd's log URIs (`ctr run --log-uri`).
+// file:// is supported for stdout and stderr; binary:// (a logging program) is not yet.
 bool hasUriScheme(std::string_view path) {
   size_t sep = path.find("://");
   if (sep == std::string_view::npos || sep == 0) return false;
@@ -34,10 +34,19 @@ Expected<void> makeBlocking(int fd, std::string_view what) {
 
 Expected<UniqueFd> openStream(std::string_view stream, const std::string& path, bool input) {
   if (path.empty()) return UniqueFd();
+  constexpr std::string_view kFileScheme = "file://";
+  if (!input && path.starts_with(kFileScheme) && path.size() > kFileScheme.size() &&
+      path[kFileScheme.size()] == '/') {
+    // A log file, created as containerd's shims create it.
+    std::string file = path.substr(kFileScheme.size());
+    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return makeSysError(std::string(stream) + ": opening the log file " + file);
+    return UniqueFd(fd);
+  }
   if (hasUriScheme(path))
-    return makeError(ErrorCode::kInvalidArgument, std::string(stream) +
-                                                      ": unsupported URI scheme in " + path +
-                                                      ": only FIFO and file paths are supported");
+    return makeError(ErrorCode::kInvalidArgument,
+                     std::string(stream) + ": unsupported URI scheme in " + path +
+                         ": only FIFO paths, file paths and file:// URIs are supported");
   const std::string what = std::string(stream) + " FIFO " + path;
   int fd = -1;
   if (input) {

@@ -176,19 +176,27 @@ TEST_F(StdioFifoTest, EmptyPathsGiveInvalidFds) {
   EXPECT_FALSE(fds->err.valid());
 }
 
-TEST_F(StdioFifoTest, UriSchemesAreRejected) {
-  auto file = openStdio({"", "file:///var/log/x", ""});
-  ASSERT_FALSE(file);
-  EXPECT_EQ(file.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(file.error().message,
-            "stdout: unsupported URI scheme in file:///var/log/x: only FIFO and file paths are "
-            "supported");
+TEST_F(StdioFifoTest, FileUrisAreLogFilesOtherSchemesAreRejected) {
+  const std::string log = (dir_ / "task.log").string();
+  {
+    auto fds = openStdio({"", "file://" + log, "file://" + log});
+    ASSERT_TRUE(fds) << fds.error().message;
+    ASSERT_EQ(::write(fds->out.get(), "out\n", 4), 4);
+    ASSERT_EQ(::write(fds->err.get(), "err\n", 4), 4);
+  }
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "out\nerr\n");
+
+  auto input = openStdio({"file://" + log, "", ""});
+  ASSERT_FALSE(input);
+  EXPECT_EQ(input.error().code, ErrorCode::kInvalidArgument);
 
   auto binary = openStdio({"", "", "binary:///usr/bin/logger?id=1"});
   ASSERT_FALSE(binary);
   EXPECT_EQ(binary.error().message,
-            "stderr: unsupported URI scheme in binary:///usr/bin/logger?id=1: only FIFO and "
-            "file paths are supported");
+            "stderr: unsupported URI scheme in binary:///usr/bin/logger?id=1: only FIFO paths, "
+            "file paths and file:// URIs are supported");
 
   // "://" inside an absolute path is just part of a file name.
   const std::string odd = (dir_ / "a://b").string();
