@@ -42,14 +42,16 @@ int runWasmDaemon(DaemonContext& context, const ShimIdentity& identity,
     log::error("{}", blocked.error().message);
     return 1;
   }
-  auto zygote = sandbox::Zygote::start(makeEngine);
-  if (!zygote) {
-    log::error("{}", zygote.error().message);
-    return 1;
-  }
+  // The shim's own engine first: a plugin engine (V8) is then loaded once, here, and the
+  // zygote inherits the mapped library instead of loading it again.
   auto engine = makeEngine();
   if (!engine) {
     log::error("{}", engine.error().message);
+    return 1;
+  }
+  auto zygote = sandbox::Zygote::start(makeEngine);
+  if (!zygote) {
+    log::error("{}", zygote.error().message);
     return 1;
   }
   auto reaper = Reaper::start();

@@ -1,11 +1,13 @@
 // containerd-shim-v8-v1: runtime io.containerd.v8.v1, WebAssembly containers on V8.
-#include "engine/v8/v8_engine.h"
+//
+// V8 comes from the engine plugin, loaded only by the daemon: containerd runs this binary
+// three times per container (start, the daemon, delete), and linking libnode directly would
+// make every one of them pay its relocation (~10-20 ms) before main.
+#include "engine/plugin.h"
 #include "shim/wasm_shim.h"
 
 int main(int argc, char** argv) {
   return runwasi::shim::runWasmShim(
       argc, argv, {"containerd-shim-v8-v1", RUNWASI_VERSION, RUNWASI_GIT_REVISION},
-      []() -> runwasi::Expected<std::unique_ptr<runwasi::engine::Engine>> {
-        return runwasi::engine::makeV8Engine();
-      });
+      [] { return runwasi::engine::loadEnginePlugin("runwasi-engine-v8.so"); });
 }
