@@ -131,8 +131,9 @@ void Reaper::unwatch(pid_t pid) {
 Expected<ProcessExit> Reaper::waitFor(pid_t pid) {
   auto promise = std::make_shared<std::promise<ProcessExit>>();
   auto future = promise->get_future();
-  watch(pid, [promise](const ProcessExit& exit) { promise->set_value(exit); });
-  // stop() drops the watch, and with it the promise: future.get() throws.
+  // The callback owns the only reference: when stop() drops the watch (or watch() refuses
+  // one after stop), the promise dies with it and future.get() throws.
+  watch(pid, [p = std::move(promise)](const ProcessExit& exit) { p->set_value(exit); });
   try {
     return future.get();
   } catch (const std::future_error&) {
