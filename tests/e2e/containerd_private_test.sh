@@ -13,20 +13,10 @@ cc=${RUNWASI_E2E_CC:-cc}
 image=docker.io/runwasi-e2e/pause:latest
 hello="hello from the e2e layer"
 
-skip() {
-  echo "SKIP: $*"
-  exit 77
-}
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-step() { echo "--- $*"; }
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
-[[ $EUID -eq 0 ]] || skip "needs root"
-if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
-  skip "containerd is not installed (apt-get install containerd)"
-fi
+require_root_and_containerd
 command -v runc >/dev/null || fail "runc is missing (Debian's containerd depends on it)"
 
 work=$(mktemp -d)
@@ -38,30 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-shim_sockets() { { find /run/containerd/s -maxdepth 1 -type s 2>/dev/null || true; } | sort; }
 sockets_before=$(shim_sockets)
-
-# Processes whose cmdline or cwd names DIR, read without spawning any (a grep would match
-# itself).
-procs_in() {
-  local dir=$1 p args cwd found=""
-  for p in /proc/[0-9]*; do
-    args=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
-    cwd=$(readlink "$p/cwd" 2>/dev/null) || cwd=""
-    if [[ $args == *"$dir"* || $cwd == "$dir"/* ]]; then
-      [[ -n $args ]] && found+="${p#/proc/}: $args"$'\n'
-    fi
-  done
-  printf '%s' "$found"
-}
-
-mounts_in() { awk -v d="$1" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo; }
-
-alive() {
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [[ $state != Z ]]
-}
 
 assert_clean() {
   local dir=$1 p leftover

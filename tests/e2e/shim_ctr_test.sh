@@ -17,24 +17,13 @@
 #   built tests/modules (trap_unreachable.wasm, invalid.wasm, not_wasm.wasm); SCRIPT is
 #   scripts/containerd-private.sh; MAKE_OCI_IMAGE is tests/e2e/make_oci_image.py.
 set -euo pipefail
-
-skip() {
-  echo "SKIP: $*"
-  exit 77
-}
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-step() { echo "--- $*"; }
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 [[ $# -eq 6 ]] || fail "usage: $0 SHIM_DIR OCI_TAR_BUILDER DEMO_WASM MODULES_DIR SCRIPT MAKE_OCI_IMAGE"
 shim_dir=$1 tar_builder=$2 demo_wasm=$3 modules=$4 script=$5 make_image=$6
 
-[[ $EUID -eq 0 ]] || skip "needs root"
-if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
-  skip "containerd is not installed (apt-get install containerd)"
-fi
+require_root_and_containerd
 runtimes=(v8 wasm2c)
 for f in "${runtimes[@]/#/$shim_dir/containerd-shim-}"; do
   [[ -x ${f}-v1 ]] || fail "${f}-v1 is not built"
@@ -55,33 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-shim_sockets() { { find /run/containerd/s -maxdepth 1 -type s 2>/dev/null || true; } | sort; }
 sockets_before=$(shim_sockets)
-
-# Processes whose cmdline or cwd names DIR, read with builtins (a grep would match itself;
-# a fork per process would take a second here); one find for all the cwds.
-procs_in() {
-  local dir=$1 p args cwds found=""
-  local -a argv
-  cwds=" $(find /proc/[0-9]*/cwd -maxdepth 0 -lname "$dir/*" 2>/dev/null | tr '\n' ' ') " || true
-  for p in /proc/[0-9]*; do
-    argv=()
-    mapfile -d '' -t argv 2>/dev/null <"$p/cmdline" || continue
-    args="${argv[*]}"
-    if [[ $args == *"$dir"* || $cwds == *" $p/cwd "* ]]; then
-      [[ -n $args ]] && found+="${p#/proc/}: $args"$'\n'
-    fi
-  done
-  printf '%s' "$found"
-}
-
-mounts_in() { awk -v d="$1" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo; }
-
-alive() {
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [[ $state != Z ]]
-}
 
 ppid_of() { awk '{print $4}' "/proc/$1/stat" 2>/dev/null; }
 
