@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -252,6 +253,32 @@ Expected<void> Instance::kill(int signal) const {
     return makeSysError(fmt::format("sending signal {} to {}", signal, id_));
   }
   return {};
+}
+
+void Instance::waitForOutputDrained(std::chrono::milliseconds idle,
+                                    std::chrono::milliseconds limit) const {
+  auto unread = [this] {
+    int total = 0;
+    for (const UniqueFd& reader : outputReaders_) {
+      int n = 0;
+      if (::ioctl(reader.get(), FIONREAD, &n) == 0) total += n;
+    }
+    return total;
+  };
+  auto start = std::chrono::steady_clock::now();
+  auto lastProgress = start;
+  int left = unread();
+  while (left > 0) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - lastProgress >= idle || now - start >= limit) {
+      log::debug("{}: {} bytes of output left unread", id_, left);
+      return;
+    }
+    ::usleep(1000);
+    int next = unread();
+    if (next < left) lastProgress = std::chrono::steady_clock::now();
+    left = next;
+  }
 }
 
 Expected<void> Instance::destroy() {

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -77,6 +78,11 @@ class Instance {
   Expected<void> start();
   // Sends `signal` to the process; NotFound once it is gone.
   Expected<void> kill(int signal) const;
+  // After the process exited: waits while containerd is still reading what it wrote to the
+  // stdout/stderr FIFOs (bytes left in a pipe, and that number shrinking), so that a client
+  // that tears its FIFOs down as soon as Wait returns (`ctr run --rm`) loses nothing. Gives
+  // up when nobody reads (a detached task) for `idle`, and after `limit` in any case.
+  void waitForOutputDrained(std::chrono::milliseconds idle, std::chrono::milliseconds limit) const;
   // Unmounts the rootfs (when Create mounted it) and releases the start gate. Call it
   // after the process has exited. Idempotent.
   Expected<void> destroy();

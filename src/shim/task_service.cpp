@@ -187,6 +187,14 @@ void TaskService::exitApplied(Task& task, const ExitInfo& exit) {
 }
 
 void TaskService::onExit(const std::shared_ptr<Task>& task, const ProcessExit& exit) {
+  // Before the exit is announced: a client that sees it closes its FIFOs at once.
+  // (No instance yet: the process died during Create, before anyone read its output.)
+  const Instance* instance;
+  {
+    std::lock_guard lock(mutex_);
+    instance = task->instance.get();
+  }
+  if (instance) instance->waitForOutputDrained(std::chrono::milliseconds(100), std::chrono::seconds(2));
   std::lock_guard lock(task->mutex);
   ExitInfo info{static_cast<uint32_t>(exit.status), exit.exitedAt};
   // Not applied: a start in progress holds it (Start publishes it after /tasks/start).
