@@ -1,6 +1,7 @@
 #include "common/file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +39,19 @@ Expected<Bytes> readFd(int fd, std::string_view what) {
   }
   data.resize(off);
   return data;
+}
+
+Expected<UniqueFd> memfdWith(std::span<const uint8_t> bytes, const char* name) {
+  UniqueFd fd(::memfd_create(name, MFD_CLOEXEC));
+  if (!fd) return makeSysError("memfd_create");
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = ::write(fd.get(), bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return makeSysError(fmt::format("writing {} to a memfd", name));
+    off += static_cast<size_t>(n);
+  }
+  return fd;
 }
 
 Expected<void> writeFileAtomic(const std::filesystem::path& path, std::span<const uint8_t> data) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 
 namespace runwasi {
 
@@ -18,6 +19,9 @@ using Bytes = std::vector<uint8_t>;
 Expected<Bytes> readFile(const std::filesystem::path& path);
 // Reads everything from offset 0 of an open file (pread: the fd's offset is untouched).
 Expected<Bytes> readFd(int fd, std::string_view what);
+// An anonymous file (memfd, close-on-exec) holding the bytes: for handing data to another
+// process as an fd.
+Expected<UniqueFd> memfdWith(std::span<const uint8_t> bytes, const char* name);
 // Writes atomically: a temporary file in the same directory, then rename(2).
 Expected<void> writeFileAtomic(const std::filesystem::path& path, std::span<const uint8_t> data);
 

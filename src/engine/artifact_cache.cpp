@@ -29,20 +29,6 @@ Expected<UniqueFd> openReadOnly(const std::filesystem::path& path) {
   return fd;
 }
 
-// An anonymous file holding the bytes, for when the cache cannot be written.
-Expected<UniqueFd> memfdWith(std::span<const uint8_t> bytes) {
-  UniqueFd fd(::memfd_create("runwasi-artifact", MFD_CLOEXEC));
-  if (!fd) return makeSysError("memfd_create");
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::write(fd.get(), bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return makeSysError("writing the artifact to a memfd");
-    off += static_cast<size_t>(n);
-  }
-  return fd;
-}
-
 }  // namespace
 
 std::filesystem::path ArtifactCache::defaultDir() {
@@ -107,7 +93,7 @@ Expected<UniqueFd> precompiledArtifact(const Engine& engine, const ModuleSource&
   if (stored) return std::move(*stored);
   log::warn("cannot write the artifact cache ({}); using the artifact uncached",
             stored.error().message);
-  return memfdWith(artifact);
+  return memfdWith(artifact, "runwasi-artifact");
 }
 
 }  // namespace runwasi::engine

@@ -65,18 +65,6 @@ bool startsWith(const Bytes& bytes, std::string_view magic) {
          std::memcmp(bytes.data(), magic.data(), magic.size()) == 0;
 }
 
-Expected<UniqueFd> memfdWith(const Bytes& bytes, const char* name) {
-  UniqueFd fd(::memfd_create(name, MFD_CLOEXEC));
-  if (!fd) return makeSysError("memfd_create");
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::write(fd.get(), bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return makeSysError("writing a memfd");
-    off += static_cast<size_t>(n);
-  }
-  return fd;
-}
 
 // Has a zygote child precompile the module: the engine's compiler (and its runtime, for
 // V8) never runs in the shim itself.
