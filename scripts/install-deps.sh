@@ -20,6 +20,8 @@ packages=(
   golang-github-containerd-containerd-dev golang-github-containerd-cgroups-dev
   golang-github-gogo-googleapis-dev
   containerd
+  # the e2e tests: ss (iproute2) names the owners of shim sockets
+  iproute2
   # shim bootstrap: reads config.json annotations (header-only JSON parser)
   nlohmann-json3-dev
 )

@@ -29,10 +29,11 @@ Expected<UniqueFd> openInRoot(int rootFd, const std::string& path) {
   open_how how{};
   how.flags = O_RDONLY | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  int fd;
-  while ((fd = static_cast<int>(::syscall(SYS_openat2, rootFd, path.c_str(), &how, sizeof how))) <
-             0 &&
-         (errno == EINTR || errno == EAGAIN)) {
+  // EAGAIN: a rename raced the lookup (RESOLVE_IN_ROOT); retry a few times, not forever.
+  int fd = -1;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    fd = static_cast<int>(::syscall(SYS_openat2, rootFd, path.c_str(), &how, sizeof how));
+    if (fd >= 0 || (errno != EINTR && errno != EAGAIN)) break;
   }
   if (fd < 0) return makeSysError(path);
   UniqueFd file(fd);
@@ -69,15 +70,14 @@ bool startsWith(const Bytes& bytes, std::string_view magic) {
 // Has a zygote child precompile the module: the engine's compiler (and its runtime, for
 // V8) never runs in the shim itself.
 Expected<Bytes> precompileInChild(InstanceEnvironment& env, const std::string& id,
-                                  const engine::ModuleSource& module) {
-  TRY(UniqueFd moduleFd, memfdWith(module.bytes, "runwasi-module"));
+                                  const engine::ModuleSource& module, int moduleFd) {
   UniqueFd out(::memfd_create("runwasi-artifact", MFD_CLOEXEC));
   UniqueFd err(::memfd_create("runwasi-precompile-log", MFD_CLOEXEC));
   if (!out || !err) return makeSysError("memfd_create");
   sandbox::SpawnRequest request;
   request.containerId = id;
   request.modulePath = module.name;  // names it in messages; the bytes come from moduleFd
-  request.moduleFd = moduleFd.get();
+  request.moduleFd = moduleFd;
   request.precompileOnly = true;
   request.stdoutFd = out.get();
   request.stderrFd = err.get();
@@ -185,12 +185,13 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
       resolveModule(spec.process, instance->rootfs_, *env.engine, env.shimName));
   TRY(StdioFds stdio, openStdio(request.stdio));
   instance->outputReaders_ = holdOutputReaders(request.stdio);
+  // One copy of the module for the zygote, shared by the precompile and the container.
+  TRY(UniqueFd moduleFd, memfdWith(module.source.bytes, "runwasi-module"));
   TRY(UniqueFd artifact,
       engine::precompiledArtifact(*env.engine, module.source, env.cache,
                                   [&](const engine::ModuleSource& m) {
-                                    return precompileInChild(env, request.id, m);
+                                    return precompileInChild(env, request.id, m, moduleFd.get());
                                   }));
-  TRY(UniqueFd moduleFd, memfdWith(module.source.bytes, "runwasi-module"));
 
   int gate[2];
   if (::pipe2(gate, O_CLOEXEC) != 0) return makeSysError("creating the start gate");

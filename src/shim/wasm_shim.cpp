@@ -5,8 +5,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
-
 #include "common/log.h"
 #include "shim/event_publisher.h"
 #include "shim/instance.h"
