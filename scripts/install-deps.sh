@@ -24,6 +24,8 @@ packages=(
   iproute2
   # shim bootstrap: reads config.json annotations (header-only JSON parser)
   nlohmann-json3-dev
+  # the container sandbox: seccomp profiles; the e2e tests: a busybox image, runc to compare
+  libseccomp-dev busybox-static runc
 )
 
 missing=()

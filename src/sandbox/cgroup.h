@@ -1,0 +1,68 @@
+// A container's cgroup: created from the spec's cgroupsPath and resources, joined by the
+// container process, read for Stats and OOM kills, removed on delete. Behind an interface
+// so that drivers other than cgroupfs (systemd) can follow.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+#include "oci/runtime_spec.h"
+
+namespace runwasi::sandbox {
+
+// How the machine mounts cgroups: v1 controllers only, v1 plus the unified hierarchy at
+// /sys/fs/cgroup/unified (hybrid), or the unified hierarchy alone at /sys/fs/cgroup.
+enum class CgroupMode { kV1, kHybrid, kV2 };
+std::string_view cgroupModeName(CgroupMode mode);  // "v1", "hybrid", "v2"
+// Reads /proc/self/mountinfo (or `mountinfo` text when given, for tests).
+Expected<CgroupMode> detectCgroupMode();
+
+struct CgroupStats {
+  uint64_t cpuUsageNs = 0, cpuUserNs = 0, cpuKernelNs = 0;
+  uint64_t cpuPeriods = 0, cpuThrottledPeriods = 0, cpuThrottledNs = 0;
+  uint64_t memoryUsage = 0, memoryMaxUsage = 0, memoryLimit = 0, memoryFailcnt = 0;
+  uint64_t memoryRss = 0, memoryCache = 0;
+  uint64_t pidsCurrent = 0, pidsLimit = 0;  // pidsLimit 0: no limit
+  uint64_t oomKills = 0;
+};
+
+enum class CgroupDriver { kCgroupfs, kSystemd };
+
+class Cgroup {
+ public:
+  virtual ~Cgroup() = default;
+
+  // The cgroup as the spec named it, e.g. "/default/web".
+  virtual const std::string& path() const = 0;
+  // The cgroup.procs file of every hierarchy, open for writing: a process joins the cgroup
+  // by writing "0" to each (works from inside a new pid namespace, where it is pid 1).
+  virtual Expected<std::vector<UniqueFd>> openProcsFiles() const = 0;
+  // Writes the resources (memory, cpu, cpuset, pids, devices, unified); used at creation
+  // and by Update. InvalidArgument naming the resource the kernel refused.
+  virtual Expected<void> apply(const oci::Resources& resources) = 0;
+  virtual Expected<CgroupStats> stats() const = 0;
+  // How many processes of this cgroup the kernel's OOM killer has killed so far.
+  virtual Expected<uint64_t> oomKillCount() const = 0;
+  // The pids in the cgroup (as the host sees them).
+  virtual Expected<std::vector<pid_t>> pids() const = 0;
+  // SIGKILLs what is left in the cgroup, waits for it to empty (up to ~1 s) and removes
+  // the cgroup's directories. Idempotent.
+  virtual Expected<void> destroy() = 0;
+};
+
+// Creates the cgroup `cgroupsPath` (absolute: from each hierarchy's root; relative: under
+// the calling process's own cgroup; empty: "/runwasi/<containerId>") in every hierarchy,
+// and applies `resources`. FailedPrecondition for the systemd driver where systemd is not
+// PID 1. Nothing is left behind on error.
+Expected<std::unique_ptr<Cgroup>> createCgroup(CgroupDriver driver, std::string_view cgroupsPath,
+                                               std::string_view containerId,
+                                               const oci::Resources& resources);
+
+}  // namespace runwasi::sandbox

@@ -1,0 +1,1 @@
+#include "sandbox/container_init.h"
