@@ -66,7 +66,7 @@ struct Device {
 
 struct DeviceRule {  // linux.resources.devices[]: the devices cgroup
   bool allow = false;
-  std::string type = "a";  // "a", "c" or "b"
+  std::string type = "a";               // "a", "c" or "b"
   std::optional<int64_t> major, minor;  // absent: any ("*")
   std::string access = "rwm";
 };
@@ -124,6 +124,7 @@ struct RuntimeSpec {
   std::string hostname;
   std::vector<Mount> mounts;
   std::optional<LinuxSpec> linux;  // absent: no namespaces, no cgroup, nothing confined
+                                   // (engaged whenever "linux" is present, even if empty)
   std::map<std::string, std::string> annotations;
 };
 
@@ -132,6 +133,15 @@ struct RuntimeSpec {
 // or empty "process.args", a field of the wrong type, a relative cwd or mount
 // destination, an unknown namespace type, capability, rlimit, seccomp action, operator,
 // architecture or flag, a uid or gid of 2^32-1 (it means "unchanged" to setresuid).
+// Also: a number that is not an integer or out of its field's range, a namespace type or
+// rlimit listed twice, an rlimit's soft above its hard, an oomScoreAdj outside
+// -1000..1000, a device type other than c/b/u/p (a/c/b in resources.devices), a device
+// access other than r/w/m, a seccomp arg index above 5, an empty seccomp names list, an
+// unknown rootfsPropagation, and a missing field the spec requires (mounts[].destination,
+// namespaces[].type, devices[].path/type, rlimits[].type/soft/hard, resources.devices[].allow,
+// seccomp.defaultAction, syscalls[].names/action, args[].index/value/op).
+// A JSON null counts as absent, as in Go's encoding/json; fields these structs do not
+// hold (hooks, apparmorProfile, uidMappings, blockIO, ...) are ignored.
 Expected<RuntimeSpec> parseRuntimeSpec(std::string_view json);
 // Reads and parses <bundle>/config.json; errors carry the file's path.
 Expected<RuntimeSpec> readRuntimeSpec(const std::filesystem::path& bundle);
