@@ -23,6 +23,7 @@ enum class CgroupMode { kV1, kHybrid, kV2 };
 std::string_view cgroupModeName(CgroupMode mode);  // "v1", "hybrid", "v2"
 // Reads /proc/self/mountinfo (or `mountinfo` text when given, for tests).
 Expected<CgroupMode> detectCgroupMode();
+Expected<CgroupMode> detectCgroupMode(std::string_view mountinfo);
 
 struct CgroupStats {
   uint64_t cpuUsageNs = 0, cpuUserNs = 0, cpuKernelNs = 0;
@@ -60,9 +61,16 @@ class Cgroup {
 // Creates the cgroup `cgroupsPath` (absolute: from each hierarchy's root; relative: under
 // the calling process's own cgroup; empty: "/runwasi/<containerId>") in every hierarchy,
 // and applies `resources`. FailedPrecondition for the systemd driver where systemd is not
-// PID 1. Nothing is left behind on error.
+// PID 1. Nothing is left behind on error. Dropping the Cgroup leaves the cgroup in place:
+// only destroy() removes it.
 Expected<std::unique_ptr<Cgroup>> createCgroup(CgroupDriver driver, std::string_view cgroupsPath,
                                                std::string_view containerId,
                                                const oci::Resources& resources);
+
+// runc's conversions of the spec's v1-style values for cgroup v2 (exposed for tests):
+// cpu.shares [2, 262144] -> cpu.weight [1, 10000]; memory.swap.max from the spec's
+// memory+swap limit ("max" for -1; InvalidArgument when below the memory limit).
+uint64_t cpuSharesToWeight(uint64_t shares);
+Expected<std::string> memorySwapMaxV2(int64_t memoryLimit, int64_t memorySwap);
 
 }  // namespace runwasi::sandbox
