@@ -1,16 +1,23 @@
 #include "sandbox/container_process.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "common/file.h"
 #include "common/log.h"
+#include "oci/runtime_spec.h"
+#include "sandbox/container_init.h"
 
 namespace runwasi::sandbox {
 namespace {
@@ -48,6 +55,100 @@ void bindStdio(UniqueFd& fd, int target, int nullFlags) {
 
 }  // namespace
 
+namespace {
+
+void waitForStart(UniqueFd& gate) {
+  if (!gate) return;
+  char go = 0;
+  ssize_t n;
+  while ((n = ::read(gate.get(), &go, 1)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) ::_exit(0);  // deleted before it was started
+  gate.reset();
+}
+
+[[noreturn]] void exitFromSignal(int sig) {
+  ::_exit(128 + sig);
+}
+
+// A guest as pid 1 of its namespace: the kernel drops signals whose action is the default
+// one, and a Wasm guest cannot install handlers. The signals that end a process by
+// default end this one (with the status a shell would show for them), so that SIGTERM
+// stops a Wasm container as it stops a native one that handles it.
+void terminateOnSignals() {
+  struct sigaction action {};
+  action.sa_handler = exitFromSignal;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM})
+    ::sigaction(sig, &action, nullptr);
+}
+
+Expected<SeccompProgram> receivedSeccomp(protocol::ReceivedRequest& received) {
+  SeccompProgram program;
+  program.flags = received.request.seccompFlags;
+  TRY(program.bpf, readFd(received.seccompFd.get(), "the seccomp program"));
+  received.seccompFd.reset();
+  return program;
+}
+
+// Everything between the fork and the workload for a sandboxed container; the outcome
+// goes to the shim on the status pipe. Returns the WASI host for a module (null for a
+// native executable).
+Expected<std::unique_ptr<wasi::Host>> enterContainer(protocol::ReceivedRequest& received,
+                                                     oci::RuntimeSpec& spec) {
+  const SpawnRequest& r = received.request;
+  TRY(spec, oci::parseRuntimeSpec(r.sandboxSpec));
+  if (!spec.linux) spec.linux.emplace();  // no namespaces: a chroot
+  std::optional<SeccompProgram> seccomp;
+  if (received.seccompFd) {
+    TRY(seccomp, receivedSeccomp(received));
+  }
+  SandboxContext context{&spec, r.rootfs, &received.cgroupProcsFds};
+  TRY_VOID(enterSandbox(context));
+  std::unique_ptr<wasi::Host> host;
+  if (!r.nativePath.empty()) {
+    if (::access(r.nativePath.c_str(), X_OK) != 0)
+      return makeSysError(fmt::format("process.args[0]: {}", r.nativePath));
+  } else {
+    wasi::Config config;
+    config.args = r.args;
+    config.env = r.env;
+    config.preopens = sandboxPreopens(spec);
+    TRY(host, wasi::Host::create(std::move(config)));
+  }
+  TRY_VOID(dropPrivileges(spec.process, seccomp ? &*seccomp : nullptr));
+  return host;
+}
+
+// The user's home in the container's /etc/passwd, or "/": runc sets HOME to it when the
+// spec's env has none, and native programs expect one.
+std::string homeOf(uid_t uid) {
+  std::ifstream passwd("/etc/passwd");
+  for (std::string line; std::getline(passwd, line);) {
+    std::vector<std::string> f;
+    std::istringstream fields(line);
+    for (std::string field; std::getline(fields, field, ':');) f.push_back(field);
+    if (f.size() >= 6 && f[2] == std::to_string(uid) && !f[5].empty()) return f[5];
+  }
+  return "/";
+}
+
+[[noreturn]] void execNative(const SpawnRequest& r) {
+  std::vector<char*> argv, envp;
+  for (const std::string& a : r.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<std::string> env = r.env;
+  if (std::none_of(env.begin(), env.end(), [](const std::string& e) { return e.starts_with("HOME="); }))
+    env.push_back("HOME=" + homeOf(::getuid()));
+  for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  ::execve(r.nativePath.c_str(), argv.data(), envp.data());
+  report(fmt::format("cannot execute {}: {}", r.nativePath, std::strerror(errno)));
+  ::_exit(127);
+}
+
+}  // namespace
+
 void runContainer(engine::Engine& engine, protocol::ReceivedRequest& received,
                   const engine::ModuleSource& module) {
   const SpawnRequest& r = received.request;
@@ -64,32 +165,42 @@ void runContainer(engine::Engine& engine, protocol::ReceivedRequest& received,
   bindStdio(received.stderrFd, STDERR_FILENO, O_WRONLY);
   received.moduleFd.reset();
 
-  std::filesystem::path workdir =
-      std::filesystem::path(r.rootfs) / std::filesystem::path(r.cwd).relative_path();
-  if (!r.rootfs.empty() && ::chdir(workdir.c_str()) != 0)
-    fail(fmt::format("cannot enter the working directory {}: {}", r.cwd, std::strerror(errno)));
-
-  wasi::Config config;
-  config.args = r.args;
-  config.env = r.env;
-  if (!r.rootfs.empty()) config.preopens.push_back(wasi::Preopen{r.rootfs, "/"});
-  config.preopens.insert(config.preopens.end(), r.preopens.begin(), r.preopens.end());
-  auto host = wasi::Host::create(std::move(config));
-  if (!host) fail(host.error().message);
-
-  if (received.startGateFd) {
-    char go = 0;
-    ssize_t n;
-    while ((n = ::read(received.startGateFd.get(), &go, 1)) < 0 && errno == EINTR) {
+  std::unique_ptr<wasi::Host> host;
+  if (!r.sandboxSpec.empty()) {
+    oci::RuntimeSpec spec;
+    auto entered = enterContainer(received, spec);
+    if (received.statusFd) {
+      reportSetup(received.statusFd.get(),
+                  entered ? Expected<void>() : tl::unexpected(entered.error()));
+      received.statusFd.reset();
     }
-    if (n != 1) ::_exit(0);  // deleted before it was started
-    received.startGateFd.reset();
+    if (!entered) fail(entered.error().message);
+    host = std::move(*entered);
+    waitForStart(received.startGateFd);
+    if (!r.nativePath.empty()) execNative(r);
+    if (spec.linux->hasNamespace("pid") && ::getpid() == 1) terminateOnSignals();
+  } else {
+    if (!r.nativePath.empty()) fail("a native executable runs only in a sandbox");
+    std::filesystem::path workdir =
+        std::filesystem::path(r.rootfs) / std::filesystem::path(r.cwd).relative_path();
+    if (!r.rootfs.empty() && ::chdir(workdir.c_str()) != 0)
+      fail(fmt::format("cannot enter the working directory {}: {}", r.cwd,
+                       std::strerror(errno)));
+    wasi::Config config;
+    config.args = r.args;
+    config.env = r.env;
+    if (!r.rootfs.empty()) config.preopens.push_back(wasi::Preopen{r.rootfs, "/"});
+    config.preopens.insert(config.preopens.end(), r.preopens.begin(), r.preopens.end());
+    auto made = wasi::Host::create(std::move(config));
+    if (!made) fail(made.error().message);
+    host = std::move(*made);
+    waitForStart(received.startGateFd);
   }
 
   engine::RunOptions options;
   options.function = r.function;
   options.stubUnknownImports = r.stubUnknownImports;
-  auto result = engine.run(module, received.artifactFd.get(), options, **host);
+  auto result = engine.run(module, received.artifactFd.get(), options, *host);
   if (!result) fail(result.error().message);
   if (result->kind == engine::RunResult::Kind::kTrapped)
     report(fmt::format("{}: wasm trap: {}", module.name, result->trapMessage));

@@ -21,6 +21,8 @@ enum FdBit : uint32_t {
   kModule = 8,
   kArtifact = 16,
   kStartGate = 32,
+  kSeccomp = 64,
+  kStatus = 128,
 };
 
 class Writer {
@@ -159,6 +161,9 @@ Expected<void> sendRequest(int socket, const SpawnRequest& r) {
   add(r.moduleFd, kModule);
   add(r.artifactFd, kArtifact);
   add(r.startGateFd, kStartGate);
+  add(r.seccompFd, kSeccomp);
+  add(r.statusFd, kStatus);
+  for (int fd : r.cgroupProcsFds) fds.push_back(fd);  // after the optional ones, counted
 
   Writer w;
   w.u32(kRequestMagic);
@@ -177,6 +182,16 @@ Expected<void> sendRequest(int socket, const SpawnRequest& r) {
     w.str(p.hostPath);
     w.str(p.guestPath);
   }
+  w.str(r.sandboxSpec);
+  w.u32(static_cast<uint32_t>(r.cloneFlags));
+  w.u32(static_cast<uint32_t>(r.cloneFlags >> 32));
+  w.str(r.pidNamespace);
+  w.u32(static_cast<uint32_t>(r.cgroupProcsFds.size()));
+  w.u32(r.seccompFlags);
+  w.str(r.nativePath);
+  if (fds.size() > kMaxFds)
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("spawn request has {} fds, limit {}", fds.size(), kMaxFds));
   return sendWithFds(socket, w.data(), fds);
 }
 
@@ -204,6 +219,13 @@ Expected<std::optional<ReceivedRequest>> receiveRequest(int socket) {
     std::string host = rd.str();
     r.preopens.push_back(wasi::Preopen{std::move(host), rd.str()});
   }
+  r.sandboxSpec = rd.str();
+  uint64_t low = rd.u32();
+  r.cloneFlags = low | (static_cast<uint64_t>(rd.u32()) << 32);
+  r.pidNamespace = rd.str();
+  uint32_t cgroupFds = rd.u32();
+  r.seccompFlags = rd.u32();
+  r.nativePath = rd.str();
   if (!rd.ok() || magic != kRequestMagic)
     return makeError(ErrorCode::kInvalidArgument, "malformed spawn request");
 
@@ -211,12 +233,17 @@ Expected<std::optional<ReceivedRequest>> receiveRequest(int socket) {
   for (auto [bit, slot] : {std::pair{kStdin, &out.stdinFd}, std::pair{kStdout, &out.stdoutFd},
                            std::pair{kStderr, &out.stderrFd}, std::pair{kModule, &out.moduleFd},
                            std::pair{kArtifact, &out.artifactFd},
-                           std::pair{kStartGate, &out.startGateFd}}) {
+                           std::pair{kStartGate, &out.startGateFd},
+                           std::pair{kSeccomp, &out.seccompFd},
+                           std::pair{kStatus, &out.statusFd}}) {
     if (!(mask & bit)) continue;
     if (next >= fds.size())
       return makeError(ErrorCode::kInvalidArgument, "spawn request is missing its fds");
     *slot = std::move(fds[next++]);
   }
+  if (fds.size() - next != cgroupFds)
+    return makeError(ErrorCode::kInvalidArgument, "spawn request is missing its cgroup fds");
+  for (; next < fds.size(); ++next) out.cgroupProcsFds.push_back(std::move(fds[next]));
   return out;
 }
 

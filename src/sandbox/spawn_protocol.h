@@ -15,12 +15,13 @@ namespace runwasi::sandbox::protocol {
 
 // Larger than any sane argv + env, and below the default AF_UNIX send buffer.
 inline constexpr size_t kMaxMessage = 128 * 1024;
-inline constexpr size_t kMaxFds = 8;
+inline constexpr size_t kMaxFds = 64;
 
 // A request as the zygote sees it: the fds it received are owned here.
 struct ReceivedRequest {
   SpawnRequest request;  // its fd fields are -1; the fds are below
-  UniqueFd stdinFd, stdoutFd, stderrFd, moduleFd, artifactFd, startGateFd;
+  UniqueFd stdinFd, stdoutFd, stderrFd, moduleFd, artifactFd, startGateFd, seccompFd, statusFd;
+  std::vector<UniqueFd> cgroupProcsFds;
 };
 
 // Encodes a request with its fds (as borrowed by `request`) and sends it.

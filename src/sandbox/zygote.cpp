@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -80,10 +82,11 @@ struct CloneArgs {
   uint64_t flags, pidfd, childTid, parentTid, exitSignal, stack, stackSize, tls;
 };
 
-// fork(), except that the child's parent is our parent (the shim), which reaps it.
-pid_t forkAsSibling(pid_t* tidSlot) {
+// fork(), except that the child's parent is our parent (the shim), which reaps it, and
+// that it starts in the new namespaces `namespaces` (CLONE_NEW*) asks for.
+pid_t forkAsSibling(pid_t* tidSlot, uint64_t namespaces) {
   CloneArgs args{};
-  args.flags = CLONE_PARENT | (tidSlot ? CLONE_CHILD_SETTID : 0);
+  args.flags = CLONE_PARENT | (tidSlot ? CLONE_CHILD_SETTID : 0) | namespaces;
   args.childTid = reinterpret_cast<uint64_t>(tidSlot);
   // clone3 refuses an exit signal with CLONE_PARENT: the child takes ours, SIGCHLD (the
   // zygote came from fork()), so the shim gets SIGCHLD as for any child.
@@ -112,20 +115,48 @@ Expected<engine::ModuleSource> loadModule(const protocol::ReceivedRequest& recei
   return engine::makeModuleSource(std::move(name), std::move(bytes));
 }
 
+// Clones into the pid namespace at `path` (setns changes only where our children go), and
+// comes back to our own for the next request.
+Expected<pid_t> forkIntoPidNamespace(pid_t* tidSlot, uint64_t namespaces,
+                                     const std::string& path) {
+  UniqueFd target(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!target) return makeSysError(fmt::format("opening the pid namespace {}", path));
+  UniqueFd own(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+  if (!own) return makeSysError("opening the zygote's pid namespace");
+  if (::setns(target.get(), CLONE_NEWPID) != 0)
+    return makeSysError(fmt::format("joining the pid namespace {}", path));
+  pid_t pid = forkAsSibling(tidSlot, namespaces & ~static_cast<uint64_t>(CLONE_NEWPID));
+  int err = errno;
+  if (pid != 0 && ::setns(own.get(), CLONE_NEWPID) != 0) ::_exit(1);  // cannot go on safely
+  if (pid < 0) return makeSysError("cannot fork the container process", err);
+  return pid;
+}
+
 // One request: a container process, or the reason there is none.
 Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
                                protocol::ReceivedRequest& received, pid_t* tidSlot,
-                               pid_t shimPid) {
-  TRY(engine::ModuleSource module, loadModule(received));
-  pid_t pid = forkAsSibling(tidSlot);
-  if (pid < 0) return makeSysError("cannot fork the container process");
+                               int shimPidfd) {
+  const SpawnRequest& r = received.request;
+  engine::ModuleSource module;
+  if (r.nativePath.empty()) {
+    TRY(module, loadModule(received));
+  }
+  pid_t pid;
+  if (r.pidNamespace.empty()) {
+    pid = forkAsSibling(tidSlot, r.cloneFlags);
+    if (pid < 0) return makeSysError("cannot fork the container process");
+  } else {
+    TRY(pid, forkIntoPidNamespace(tidSlot, r.cloneFlags, r.pidNamespace));
+  }
   if (pid == 0) {
     ::close(socket);  // the shim must see EOF when the zygote goes, not when containers do
     // A container must not outlive its shim (a SIGKILLed shim leaves nothing running).
-    // The parent is the shim's main thread; if the shim died before the prctl, we are
-    // already someone else's child.
+    // The parent is the shim's main thread; if the shim died before the prctl, the pidfd
+    // says so (getppid() cannot: it is 0 in a new pid namespace).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (::getppid() != shimPid) ::_exit(kContainerSetupFailedExit);
+    pollfd shim{shimPidfd, POLLIN, 0};
+    if (shimPidfd < 0 || ::poll(&shim, 1, 0) != 0) ::_exit(kContainerSetupFailedExit);
+    ::close(shimPidfd);
     if (received.request.precompileOnly) runPrecompile(engine, received, module);
     runContainer(engine, received, module);
   }
@@ -154,13 +185,14 @@ Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
   if (!protocol::sendReply(socket, ::getpid())) ::_exit(1);
 
   engine::Engine& engine = **made;
-  const pid_t shimPid = ::getppid();
+  // Readable once the shim has exited; containers check it after their PDEATHSIG prctl.
+  UniqueFd shimPidfd(static_cast<int>(::syscall(SYS_pidfd_open, ::getppid(), 0)));
   pid_t* tidSlot = threadDescriptorTid();
   for (;;) {
     auto request = protocol::receiveRequest(socket);
     if (request && !*request) ::_exit(0);                       // the shim closed its end
     if (!request && request.error().sysErrno != 0) ::_exit(1);  // the socket itself failed
-    Expected<pid_t> reply = request ? spawnContainer(engine, socket, **request, tidSlot, shimPid)
+    Expected<pid_t> reply = request ? spawnContainer(engine, socket, **request, tidSlot, shimPidfd.get())
                                     : tl::unexpected(request.error());
     if (!protocol::sendReply(socket, reply)) ::_exit(1);
   }

@@ -43,6 +43,19 @@ struct SpawnRequest {
   // waits for one byte on this fd before running the module: Create makes the process,
   // Start releases it. EOF instead of a byte ends the process (exit 0) without running.
   int startGateFd = -1;
+
+  // The Linux sandbox (container_init.h). An empty sandboxSpec means none: the process
+  // stays in the zygote's namespaces and cgroup, with the rootfs preopened as "/" (the
+  // runwasi CLI). Otherwise the process is cloned into new namespaces, joins its cgroup,
+  // pivots into `rootfs` and reports the outcome on statusFd before waiting on the gate.
+  std::string sandboxSpec;            // the bundle's config.json, as the shim checked it
+  uint64_t cloneFlags = 0;            // CLONE_NEW* for the new namespaces
+  std::string pidNamespace;           // a pid namespace to join, or empty
+  std::vector<int> cgroupProcsFds;    // cgroup.procs files the process joins
+  int seccompFd = -1;                 // the compiled filter (BPF), or -1
+  uint32_t seccompFlags = 0;          // SECCOMP_FILTER_FLAG_*
+  int statusFd = -1;                  // the write end of the set-up status pipe
+  std::string nativePath;             // execve this path (inside the container), no module
 };
 
 // Exit status of a container process that could not load or start its module after the

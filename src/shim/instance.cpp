@@ -18,6 +18,8 @@
 #include "common/scope_exit.h"
 #include "engine/module_info.h"
 #include "oci/entrypoint.h"
+#include "sandbox/container_init.h"
+#include "sandbox/seccomp.h"
 
 namespace runwasi::shim {
 namespace {
@@ -61,11 +63,6 @@ std::vector<std::string> candidates(const std::string& path, const oci::ProcessS
   return out;
 }
 
-bool startsWith(const Bytes& bytes, std::string_view magic) {
-  return bytes.size() >= magic.size() &&
-         std::memcmp(bytes.data(), magic.data(), magic.size()) == 0;
-}
-
 
 // Has a zygote child precompile the module: the engine's compiler (and its runtime, for
 // V8) never runs in the shim itself.
@@ -99,25 +96,30 @@ Expected<Bytes> precompileInChild(InstanceEnvironment& env, const std::string& i
 
 }  // namespace
 
-Expected<ResolvedModule> resolveModule(const oci::ProcessSpec& process, const fs::path& rootfs,
-                                       const engine::Engine& engine,
-                                       std::string_view shimName) {
+Expected<ResolvedEntrypoint> resolveEntrypoint(const oci::ProcessSpec& process,
+                                               const fs::path& rootfs,
+                                               const engine::Engine& engine) {
   oci::Entrypoint entrypoint = oci::parseEntrypoint(process.args.at(0));
   UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return makeSysError(fmt::format("opening the container's rootfs {}", rootfs.string()));
 
-  ResolvedModule resolved;
+  ResolvedEntrypoint resolved;
   resolved.function = entrypoint.func;
   UniqueFd file;
   std::optional<Error> firstError;
-  for (const std::string& path : candidates(entrypoint.path, process)) {
-    auto opened = openInRoot(root.get(), path);
-    if (opened) {
-      file = std::move(*opened);
-      resolved.pathInRootfs = path;
-      break;
+  // A native program's args[0] is a path as it is ("a#b" is a file name); only modules
+  // take the "#func" suffix.
+  for (const std::string& name : {entrypoint.path, process.args.at(0)}) {
+    for (const std::string& path : candidates(name, process)) {
+      auto opened = openInRoot(root.get(), path);
+      if (opened) {
+        file = std::move(*opened);
+        resolved.pathInRootfs = path;
+        break;
+      }
+      if (!firstError || firstError->sysErrno == ENOENT) firstError = opened.error();
     }
-    if (!firstError || firstError->sysErrno == ENOENT) firstError = opened.error();
+    if (file || name == process.args.at(0)) break;
   }
   if (!file) {
     if (firstError && firstError->sysErrno != ENOENT)
@@ -129,18 +131,19 @@ Expected<ResolvedModule> resolveModule(const oci::ProcessSpec& process, const fs
                                  entrypoint.path));
   }
 
+  // The first bytes decide; a native executable is not read further.
+  unsigned char magic[4] = {};
+  ssize_t got = ::pread(file.get(), magic, sizeof magic, 0);
+  if ((got >= 4 && std::memcmp(magic, "\x7f" "ELF", 4) == 0) ||
+      (got >= 2 && magic[0] == '#' && magic[1] == '!')) {
+    resolved.native = true;
+    return resolved;
+  }
   TRY(Bytes bytes, readFd(file.get(), resolved.pathInRootfs));
-  if (!engine.canHandle(bytes)) {
-    if (startsWith(bytes, "\x7f"
-                          "ELF") ||
-        startsWith(bytes, "#!"))
-      return makeError(ErrorCode::kFailedPrecondition,
-                       fmt::format("{} is a native executable: {} runs WebAssembly modules only",
-                                   resolved.pathInRootfs, shimName));
+  if (!engine.canHandle(bytes))
     return makeError(ErrorCode::kInvalidArgument,
                      fmt::format("{} is neither a WebAssembly module nor a native executable",
                                  resolved.pathInRootfs));
-  }
   auto info = engine::readModuleInfo(bytes);
   if (!info)
     return makeError(ErrorCode::kInvalidArgument,
@@ -159,14 +162,17 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
                                                      Reaper::OnExit onExit) {
   std::unique_ptr<Instance> instance(new Instance());
   instance->id_ = request.id;
-  // Whatever fails below, the destructor undoes what was done (unmounts the rootfs).
+  // Whatever fails below, the destructor undoes what was done (cgroup, rootfs mounts).
   if (request.terminal)
     return makeError(ErrorCode::kInvalidArgument,
                      fmt::format("{} does not support a terminal (terminal: true) yet: run "
                                  "the container without -t/--tty",
                                  env.shimName));
-  TRY(instance->spec_, oci::readRuntimeSpec(request.bundle).map_error([](Error e) {
-    return std::move(e).context("reading the bundle's spec");
+  fs::path configPath = request.bundle / "config.json";
+  TRY(Bytes configBytes, readFile(configPath));
+  std::string config(configBytes.begin(), configBytes.end());
+  TRY(instance->spec_, oci::parseRuntimeSpec(config).map_error([&](Error e) {
+    return std::move(e).context(fmt::format("reading the bundle's spec {}", configPath.string()));
   }));
   const oci::RuntimeSpec& spec = instance->spec_;
   if (spec.process.terminal)
@@ -174,36 +180,68 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
                      fmt::format("{} does not support a terminal (process.terminal: true) yet: "
                                  "run the container without -t/--tty",
                                  env.shimName));
+  TRY_VOID(sandbox::checkSandboxSpec(spec));
   fs::path rootPath(spec.rootPath);
   instance->rootfs_ = rootPath.is_absolute() ? rootPath : request.bundle / rootPath;
   if (!request.rootfs.empty()) {
     instance->mounted_ = true;  // a failed mountRootfs unmounts itself; destroy() is harmless
     TRY_VOID(mountRootfs(request.rootfs, instance->rootfs_));
   }
+  if (struct stat st {}; ::stat(instance->rootfs_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return makeError(ErrorCode::kInvalidArgument,
+                     fmt::format("root.path: {} is not a directory: {}",
+                                 instance->rootfs_.string(),
+                                 std::strerror(errno ? errno : ENOTDIR)));
 
-  TRY(ResolvedModule module,
-      resolveModule(spec.process, instance->rootfs_, *env.engine, env.shimName));
+  TRY(ResolvedEntrypoint entry, resolveEntrypoint(spec.process, instance->rootfs_, *env.engine));
+  // A module runs unconfined without a linux section (the spec asks for nothing); a native
+  // program always runs in the sandbox, chrooted at least.
+  const bool sandboxed = spec.linux.has_value() || entry.native;
+
+  std::vector<UniqueFd> cgroupProcs;
+  UniqueFd seccompFd;
+  uint32_t seccompFlags = 0;
+  if (spec.linux) {
+    const oci::LinuxSpec& linux = *spec.linux;
+    auto driver = request.systemdCgroup ? sandbox::CgroupDriver::kSystemd
+                                        : sandbox::CgroupDriver::kCgroupfs;
+    TRY(instance->cgroup_, sandbox::createCgroup(driver, linux.cgroupsPath, request.id,
+                                                 linux.resources.value_or(oci::Resources{})));
+    TRY(cgroupProcs, instance->cgroup_->openProcsFiles());
+    if (linux.seccomp) {
+      TRY(sandbox::SeccompProgram program, sandbox::compileSeccomp(*linux.seccomp));
+      TRY(seccompFd, memfdWith(program.bpf, "runwasi-seccomp"));
+      seccompFlags = program.flags;
+    }
+  }
+
   TRY(StdioFds stdio, openStdio(request.stdio));
   instance->outputReaders_ = holdOutputReaders(request.stdio);
-  // One copy of the module for the zygote, shared by the precompile and the container.
-  TRY(UniqueFd moduleFd, memfdWith(module.source.bytes, "runwasi-module"));
-  TRY(UniqueFd artifact,
-      engine::precompiledArtifact(*env.engine, module.source, env.cache,
-                                  [&](const engine::ModuleSource& m) {
-                                    return precompileInChild(env, request.id, m, moduleFd.get());
-                                  }));
+  UniqueFd moduleFd, artifact;
+  if (!entry.native) {
+    // One copy of the module for the zygote, shared by the precompile and the container.
+    TRY(moduleFd, memfdWith(entry.source.bytes, "runwasi-module"));
+    TRY(artifact, engine::precompiledArtifact(*env.engine, entry.source, env.cache,
+                                              [&](const engine::ModuleSource& m) {
+                                                return precompileInChild(env, request.id, m,
+                                                                         moduleFd.get());
+                                              }));
+  }
 
   int gate[2];
   if (::pipe2(gate, O_CLOEXEC) != 0) return makeSysError("creating the start gate");
   UniqueFd gateRead(gate[0]);
   instance->startGate_.reset(gate[1]);
+  int status[2];
+  if (::pipe2(status, O_CLOEXEC) != 0) return makeSysError("creating the status pipe");
+  UniqueFd statusRead(status[0]), statusWrite(status[1]);
 
   sandbox::SpawnRequest spawn;
   spawn.containerId = request.id;
-  spawn.modulePath = module.pathInRootfs;  // for messages; the bytes come from moduleFd
+  spawn.modulePath = entry.pathInRootfs;  // for messages; the bytes come from moduleFd
   spawn.moduleFd = moduleFd.get();
   spawn.artifactFd = artifact.get();
-  spawn.function = module.function;
+  spawn.function = entry.function;
   spawn.args = spec.process.args;
   spawn.env = spec.process.env;
   spawn.rootfs = instance->rootfs_.string();
@@ -212,9 +250,32 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
   spawn.stdoutFd = stdio.out.get();
   spawn.stderrFd = stdio.err.get();
   spawn.startGateFd = gateRead.get();
+  if (sandboxed) {
+    spawn.sandboxSpec = config;
+    if (spec.linux) {
+      spawn.cloneFlags = sandbox::cloneFlags(*spec.linux);
+      spawn.pidNamespace = sandbox::pidNamespacePath(*spec.linux);
+    }
+    for (const UniqueFd& fd : cgroupProcs) spawn.cgroupProcsFds.push_back(fd.get());
+    spawn.seccompFd = seccompFd.get();
+    spawn.seccompFlags = seccompFlags;
+    spawn.statusFd = statusWrite.get();
+    if (entry.native) spawn.nativePath = entry.pathInRootfs;
+  }
   TRY(instance->pid_, env.zygote->spawn(spawn));
+  statusWrite.reset();  // EOF once the process has written its status, or died
+  if (sandboxed) {
+    if (auto ready = sandbox::readSetupStatus(statusRead.get()); !ready) {
+      ::kill(instance->pid_, SIGKILL);
+      (void)env.reaper->waitFor(instance->pid_);
+      instance->pid_ = -1;
+      log::warn("{}: the container's set-up failed: {}", request.id, ready.error().message);
+      return tl::unexpected(std::move(ready).error());
+    }
+  }
   env.reaper->watch(instance->pid_, std::move(onExit));
-  log::info("{}: created pid {} for {}", request.id, instance->pid_, module.pathInRootfs);
+  log::info("{}: created pid {} for {}{}", request.id, instance->pid_, entry.pathInRootfs,
+            entry.native ? " (native)" : "");
   return instance;
 }
 
@@ -270,9 +331,20 @@ void Instance::waitForOutputDrained(std::chrono::milliseconds idle,
   }
 }
 
+bool Instance::oomKilled() const {
+  if (!cgroup_) return false;
+  auto kills = cgroup_->oomKillCount();
+  return kills && *kills > 0;
+}
+
 Expected<void> Instance::destroy() {
   startGate_.reset();
   outputReaders_.clear();
+  if (cgroup_) {
+    if (auto removed = cgroup_->destroy(); !removed)
+      log::warn("{}: removing the cgroup: {}", id_, removed.error().message);
+    cgroup_.reset();
+  }
   if (!mounted_) return {};
   mounted_ = false;
   return unmountRootfs(rootfs_).map_error(

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "sandbox/mount_options.h"
 
 namespace runwasi::shim {
 
@@ -25,15 +26,8 @@ Expected<void> mountRootfs(const std::vector<RootfsMount>& mounts,
 // stacked on one point. Nothing mounted, or a missing target, is success.
 Expected<void> unmountRootfs(const std::filesystem::path& target);
 
-// A mount's option list split into mount(2) flags, a propagation change (applied with a
-// second mount call) and the ','-joined filesystem data.
-struct MountOptions {
-  unsigned long flags = 0;
-  unsigned long propagation = 0;
-  std::string data;
-};
-
-// Unknown options (lowerdir=..., size=..., mode=...) go to data, in order.
-MountOptions parseMountOptions(const std::vector<std::string>& options);
+// Option parsing lives with the container's own mounts (src/sandbox).
+using sandbox::MountOptions;
+using sandbox::parseMountOptions;
 
 }  // namespace runwasi::shim

@@ -11,7 +11,9 @@
 
 #include "common/log.h"
 #include "github.com/containerd/cgroups/stats/v1/metrics.pb.h"
+#include "github.com/containerd/cgroups/v2/stats/metrics.pb.h"
 #include "github.com/containerd/containerd/api/events/task.pb.h"
+#include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb.h"
 #include "shim/proto_time.h"
 
 namespace runwasi::shim {
@@ -20,10 +22,11 @@ namespace {
 namespace taskv2 = containerd::task::v2;
 namespace events = containerd::events;
 namespace cgroupsv1 = io::containerd::cgroups::v1;
+namespace cgroupsv2 = io::containerd::cgroups::v2;
 using google::protobuf::Empty;
 
-// A process's CPU time (ns) and resident memory (bytes), from /proc. Until the Linux
-// sandbox gives each container its own cgroup, these are the task's metrics.
+// A process's CPU time (ns) and resident memory (bytes), from /proc: the metrics of a task
+// whose spec has no linux section, hence no cgroup.
 struct ProcessUsage {
   uint64_t userNs = 0, kernelNs = 0, rssBytes = 0;
 };
@@ -47,6 +50,50 @@ Expected<ProcessUsage> readUsage(pid_t pid) {
   for (std::string line; std::getline(status, line);)
     if (line.starts_with("VmRSS:")) usage.rssBytes = std::stoull(line.substr(6)) * 1024;
   return usage;
+}
+
+// containerd's metrics types: v1 where the memory controller is a v1 hierarchy (hybrid
+// machines too), v2 on unified-only machines.
+cgroupsv1::Metrics metricsV1(const sandbox::CgroupStats& s) {
+  cgroupsv1::Metrics m;
+  m.mutable_pids()->set_current(s.pidsCurrent);
+  m.mutable_pids()->set_limit(s.pidsLimit);
+  auto* usage = m.mutable_cpu()->mutable_usage();
+  usage->set_total(s.cpuUsageNs);
+  usage->set_user(s.cpuUserNs);
+  usage->set_kernel(s.cpuKernelNs);
+  auto* throttling = m.mutable_cpu()->mutable_throttling();
+  throttling->set_periods(s.cpuPeriods);
+  throttling->set_throttled_periods(s.cpuThrottledPeriods);
+  throttling->set_throttled_time(s.cpuThrottledNs);
+  auto* memory = m.mutable_memory();
+  memory->set_rss(s.memoryRss);
+  memory->set_cache(s.memoryCache);
+  memory->mutable_usage()->set_usage(s.memoryUsage);
+  memory->mutable_usage()->set_max(s.memoryMaxUsage);
+  memory->mutable_usage()->set_limit(s.memoryLimit);
+  memory->mutable_usage()->set_failcnt(s.memoryFailcnt);
+  return m;
+}
+
+cgroupsv2::Metrics metricsV2(const sandbox::CgroupStats& s) {
+  cgroupsv2::Metrics m;
+  m.mutable_pids()->set_current(s.pidsCurrent);
+  m.mutable_pids()->set_limit(s.pidsLimit);
+  auto* cpu = m.mutable_cpu();
+  cpu->set_usage_usec(s.cpuUsageNs / 1000);
+  cpu->set_user_usec(s.cpuUserNs / 1000);
+  cpu->set_system_usec(s.cpuKernelNs / 1000);
+  cpu->set_nr_periods(s.cpuPeriods);
+  cpu->set_nr_throttled(s.cpuThrottledPeriods);
+  cpu->set_throttled_usec(s.cpuThrottledNs / 1000);
+  auto* memory = m.mutable_memory();
+  memory->set_usage(s.memoryUsage);
+  memory->set_usage_limit(s.memoryLimit);
+  memory->set_anon(s.memoryRss);
+  memory->set_file(s.memoryCache);
+  m.mutable_memory_events()->set_oom_kill(s.oomKills);
+  return m;
 }
 
 template <typename Response>
@@ -196,6 +243,12 @@ void TaskService::onExit(const std::shared_ptr<Task>& task, const ProcessExit& e
   }
   if (instance) instance->waitForOutputDrained(std::chrono::milliseconds(100), std::chrono::seconds(2));
   std::lock_guard lock(task->mutex);
+  if (instance && instance->oomKilled()) {
+    log::warn("{}: the container was OOM-killed (memory limit reached)", task->state.id());
+    events::TaskOOM event;
+    event.set_container_id(task->state.id());
+    publish(event);
+  }
   ExitInfo info{static_cast<uint32_t>(exit.status), exit.exitedAt};
   // Not applied: a start in progress holds it (Start publishes it after /tasks/start).
   if (task->state.setExited(info) && task->announced) exitApplied(*task, info);
@@ -225,6 +278,12 @@ Expected<taskv2::CreateTaskResponse> TaskService::create(const taskv2::CreateTas
         RootfsMount{m.type(), m.source(), {m.options().begin(), m.options().end()}});
   request.stdio = task->stdio;
   request.terminal = r.terminal();
+  // The runc shim's options (CRI sends them for runc-like runtimes, ctr with --runc-*).
+  if (r.has_options() && r.options().type_url().ends_with("containerd.runc.v1.Options")) {
+    containerd::runc::v1::Options options;
+    if (options.ParseFromString(r.options().value()))
+      request.systemdCgroup = options.systemd_cgroup();
+  }
   std::weak_ptr<Task> weak = task;
   auto instance = Instance::create(request, env_, [this, weak](const ProcessExit& exit) {
     if (auto t = weak.lock()) onExit(t, exit);
@@ -358,19 +417,31 @@ Expected<taskv2::StatsResponse> TaskService::stats(const taskv2::StatsRequest& r
   TRY(auto task, find(r.id(), ""));
   if (task->state.status() == TaskStatus::kStopped)
     return makeError(ErrorCode::kNotFound, fmt::format("task {} has exited", r.id()));
-  TRY(ProcessUsage usage, readUsage(task->pid));
-  cgroupsv1::Metrics metrics;
-  metrics.mutable_pids()->set_current(1);
-  auto* cpu = metrics.mutable_cpu()->mutable_usage();
-  cpu->set_total(usage.userNs + usage.kernelNs);
-  cpu->set_user(usage.userNs);
-  cpu->set_kernel(usage.kernelNs);
-  metrics.mutable_memory()->set_rss(usage.rssBytes);
-  metrics.mutable_memory()->mutable_usage()->set_usage(usage.rssBytes);
+  const sandbox::Cgroup* cgroup = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if (task->instance) cgroup = task->instance->cgroup();
+  }
   taskv2::StatsResponse response;
-  response.mutable_stats()->set_type_url(metrics.GetDescriptor()->full_name());
-  metrics.SerializeToString(response.mutable_stats()->mutable_value());
-  return response;
+  auto pack = [&](const google::protobuf::Message& metrics) {
+    response.mutable_stats()->set_type_url(metrics.GetDescriptor()->full_name());
+    metrics.SerializeToString(response.mutable_stats()->mutable_value());
+    return response;
+  };
+  if (!cgroup) {  // no linux section in the spec: the process's own usage
+    TRY(ProcessUsage usage, readUsage(task->pid));
+    sandbox::CgroupStats stats;
+    stats.cpuUsageNs = usage.userNs + usage.kernelNs;
+    stats.cpuUserNs = usage.userNs;
+    stats.cpuKernelNs = usage.kernelNs;
+    stats.memoryUsage = stats.memoryRss = usage.rssBytes;
+    stats.pidsCurrent = 1;
+    return pack(metricsV1(stats));
+  }
+  TRY(sandbox::CgroupStats stats, cgroup->stats());
+  auto mode = sandbox::detectCgroupMode();
+  if (mode && *mode == sandbox::CgroupMode::kV2) return pack(metricsV2(stats));
+  return pack(metricsV1(stats));
 }
 
 Expected<taskv2::ConnectResponse> TaskService::connect(const taskv2::ConnectRequest& r) {
