@@ -38,6 +38,18 @@ procs_in() {
   printf '%s' "$found"
 }
 
+# wait_for SECONDS CMD...: polls CMD (a function or command) every 50 ms; true once it
+# succeeds, false after SECONDS.
+wait_for() {
+  local seconds=$1 i
+  shift
+  for ((i = 0; i < seconds * 20; i++)); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 mounts_in() { awk -v d="$1" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo; }
 
 # True while the process exists and is not a zombie.

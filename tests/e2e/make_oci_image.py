@@ -2,7 +2,9 @@
 """Writes a minimal OCI image layout tarball (index.json, one manifest, a config and one
 uncompressed tar layer) that `ctr images import` accepts; stdlib only.
 
-usage: make_oci_image.py OUT.tar IMAGE_NAME ARCH PATH_IN_IMAGE=HOST_FILE...
+usage: make_oci_image.py OUT.tar IMAGE_NAME ARCH ENTRY...
+  ENTRY is PATH_IN_IMAGE=HOST_FILE (a copy of the file, with its mode bits),
+  PATH_IN_IMAGE->TARGET (a symbolic link) or PATH_IN_IMAGE/ (an empty directory, 0755).
 """
 import hashlib
 import io
@@ -24,6 +26,27 @@ def add(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644):
     tar.addfile(info, io.BytesIO(data))
 
 
+def add_entry(tar: tarfile.TarFile, spec: str):
+    if "->" in spec:
+        inside, target = spec.split("->", 1)
+        info = tarfile.TarInfo(inside.lstrip("/"))
+        info.type = tarfile.SYMTYPE
+        info.linkname = target
+        info.mode = 0o777
+        tar.addfile(info)
+    elif "=" in spec:
+        inside, host = spec.split("=", 1)
+        with open(host, "rb") as f:
+            add(tar, inside.lstrip("/"), f.read(), os.stat(host).st_mode & 0o777)
+    elif spec.endswith("/"):
+        info = tarfile.TarInfo(spec.strip("/"))
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+        tar.addfile(info)
+    else:
+        sys.exit(f"make_oci_image: {spec}: not PATH=HOST_FILE, PATH->TARGET or PATH/")
+
+
 def main(argv):
     if len(argv) < 5:
         sys.exit(__doc__)
@@ -32,9 +55,7 @@ def main(argv):
     layer_buf = io.BytesIO()
     with tarfile.open(fileobj=layer_buf, mode="w", format=tarfile.PAX_FORMAT) as layer:
         for spec in files:
-            inside, host = spec.split("=", 1)
-            with open(host, "rb") as f:
-                add(layer, inside.lstrip("/"), f.read(), os.stat(host).st_mode & 0o777)
+            add_entry(layer, spec)
     layer_digest, layer_data = blob(layer_buf.getvalue())
 
     config = {

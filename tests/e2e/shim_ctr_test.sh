@@ -146,17 +146,6 @@ leftovers() {
   [[ -z $left ]] || { echo "container snapshots left: $left"; return; }
 }
 
-# Polls CMD (a function name) for up to SECONDS; true once it succeeds.
-wait_for() {
-  local seconds=$1 i
-  shift
-  for ((i = 0; i < seconds * 20; i++)); do
-    "$@" && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
 task_status() { c tasks ls | awk -v id="$1" '$1 == id {print $3}'; }
 task_is() { [[ $(task_status "$1") == "$2" ]]; }
 task_not_running() { [[ $(task_status "$1") != RUNNING ]]; }
