@@ -741,14 +741,15 @@ Expected<void> CgroupfsCgroup::killAll() {
   if (const Hierarchy* h = unified()) writeText(h->leaf / "cgroup.freeze", "0");
   Clock::time_point deadline = Clock::now() + kDestroyTimeout;
   for (;;) {
-    // cgroup.kill (Linux >= 5.14) kills the whole subtree without racing new forks.
-    if (const Hierarchy* h = unified()) writeText(h->leaf / "cgroup.kill", "1");
+    // Only the container's own processes: a cgroup below ours is another container's
+    // (a spec may name a shared cgroup such as "/<namespace>"), so cgroup.kill, which
+    // takes the whole subtree, is used only when there is none.
     bool any = false;
     for (const Hierarchy& h : hierarchies_) {
-      std::vector<fs::path> dirs;
-      collectSubcgroups(h.leaf, dirs);
-      dirs.push_back(h.leaf);
-      for (const fs::path& dir : dirs) any |= killProcs(dir);
+      std::vector<fs::path> below;
+      collectSubcgroups(h.leaf, below);
+      if (below.empty() && h.mount.unified) writeText(h.leaf / "cgroup.kill", "1");
+      any |= killProcs(h.leaf);
     }
     if (!any) return {};
     if (Clock::now() > deadline) {
@@ -765,13 +766,11 @@ Expected<void> CgroupfsCgroup::destroy() {
   Expected<void> result = killAll();
   Clock::time_point deadline = Clock::now() + kDestroyTimeout;
   for (Hierarchy& h : hierarchies_) {
-    std::vector<fs::path> dirs;
-    collectSubcgroups(h.leaf, dirs);
-    dirs.push_back(h.leaf);
-    for (const fs::path& dir : dirs) {
-      int err = removeCgroupDir(dir, deadline);
-      if (err != 0 && result) result = makeSysError("removing cgroup " + dir.string(), err);
-    }
+    std::vector<fs::path> below;
+    collectSubcgroups(h.leaf, below);
+    if (!below.empty()) continue;  // shared with other containers' cgroups: theirs to go
+    int err = removeCgroupDir(h.leaf, deadline);
+    if (err != 0 && result) result = makeSysError("removing cgroup " + h.leaf.string(), err);
     // Parents we made go too when empty; another container may be using a shared one.
     for (auto it = h.createdDirs.rbegin(); it != h.createdDirs.rend(); ++it) {
       if (*it == h.leaf) continue;

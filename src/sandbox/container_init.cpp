@@ -332,6 +332,16 @@ constexpr DefaultDevice kDefaultDevices[] = {{"null", 1, 3},    {"zero", 1, 5},
                                              {"full", 1, 7},    {"random", 1, 8},
                                              {"urandom", 1, 9}, {"tty", 5, 0}};
 
+// What runc adds after the spec's device rules: the default devices stay usable and
+// creatable (mknod of any node; using one needs its own rule) in a deny-all device cgroup.
+constexpr oci::DeviceRule kDefaultDeviceRules[] = {
+    {true, "c", std::nullopt, std::nullopt, "m"}, {true, "b", std::nullopt, std::nullopt, "m"},
+    {true, "c", 1, 3, "rwm"},                     {true, "c", 1, 5, "rwm"},
+    {true, "c", 1, 7, "rwm"},                     {true, "c", 1, 8, "rwm"},
+    {true, "c", 1, 9, "rwm"},                     {true, "c", 5, 0, "rwm"},
+    {true, "c", 5, 2, "rwm"},                     {true, "c", 136, std::nullopt, "rwm"},
+};
+
 // A device node at `path` in the rootfs; where mknod is refused, a bind mount of the
 // host's node of the same path.
 Expected<void> makeDevice(int rootFd, const std::string& field, const std::string& path,
@@ -547,10 +557,19 @@ Expected<void> switchUser(const oci::User& user) {
   return {};
 }
 
-Expected<void> applyCapabilities(const oci::Capabilities& caps) {
+// The capability sets as the spec gives them. When no execve follows (a Wasm guest runs
+// in this process), the sets the kernel would compute at an execve of a program without
+// file capabilities, so that a module has what a native program of the same spec has:
+// root gets its bounding (and inheritable) set, any other user only its ambient set.
+Expected<void> applyCapabilities(const oci::Capabilities& caps, bool execFollows) {
   uint64_t effective = capabilityMask(caps.effective);
   uint64_t permitted = capabilityMask(caps.permitted);
   uint64_t inheritable = capabilityMask(caps.inheritable);
+  if (!execFollows) {
+    uint64_t ambient = capabilityMask(caps.ambient) & permitted & inheritable;
+    permitted = ::geteuid() == 0 ? capabilityMask(caps.bounding) | inheritable | ambient : ambient;
+    effective = permitted;
+  }
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2]{};
   for (int i = 0; i < 2; ++i) {
@@ -620,6 +639,12 @@ Expected<void> checkSandboxSpec(const oci::RuntimeSpec& spec) {
   return {};
 }
 
+void addDefaultDeviceRules(oci::Resources& resources) {
+  if (resources.devices.empty()) return;  // no device rules: the cgroup restricts nothing
+  resources.devices.insert(resources.devices.end(), std::begin(kDefaultDeviceRules),
+                           std::end(kDefaultDeviceRules));
+}
+
 uint64_t cloneFlags(const oci::LinuxSpec& linux) {
   uint64_t flags = 0;
   for (const oci::Namespace& ns : linux.namespaces)
@@ -665,7 +690,8 @@ Expected<void> enterSandbox(const SandboxContext& c) {
   return {};
 }
 
-Expected<void> dropPrivileges(const oci::ProcessSpec& process, const SeccompProgram* seccomp) {
+Expected<void> dropPrivileges(const oci::ProcessSpec& process, const SeccompProgram* seccomp,
+                              bool execFollows) {
   if (process.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     return sysFieldError("process.noNewPrivileges", "PR_SET_NO_NEW_PRIVS");
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: before the caps go.
@@ -673,7 +699,7 @@ Expected<void> dropPrivileges(const oci::ProcessSpec& process, const SeccompProg
     if (int err = loadSeccomp(*seccomp); err != 0)
       return sysFieldError("linux.seccomp", "loading the filter", err);
   }
-  if (process.capabilities) TRY_VOID(applyCapabilities(*process.capabilities));
+  if (process.capabilities) TRY_VOID(applyCapabilities(*process.capabilities, execFollows));
   if (seccomp && process.noNewPrivileges) {
     if (int err = loadSeccomp(*seccomp); err != 0)
       return sysFieldError("linux.seccomp", "loading the filter", err);

@@ -27,6 +27,10 @@ namespace runwasi::sandbox {
 // that are not namespaced (they would change the host), a relative mount destination.
 Expected<void> checkSandboxSpec(const oci::RuntimeSpec& spec);
 
+// Appends runc's default device rules (the default devices usable, mknod allowed) after
+// the spec's, when the spec restricts devices at all.
+void addDefaultDeviceRules(oci::Resources& resources);
+
 // clone3 flags for the spec's new namespaces (type without path). The cgroup namespace is
 // not among them: the process unshares it itself once it has joined its cgroup.
 uint64_t cloneFlags(const oci::LinuxSpec& linux);
@@ -48,8 +52,10 @@ struct SandboxContext {
 Expected<void> enterSandbox(const SandboxContext& context);
 
 // Then: no_new_privs, the seccomp filter (`seccomp` may be null) and the capability sets,
-// in the order that lets each step still succeed.
-Expected<void> dropPrivileges(const oci::ProcessSpec& process, const SeccompProgram* seccomp);
+// in the order that lets each step still succeed. Without `execFollows` (a module runs in
+// this process) the capability sets are those an execve would leave (see the .cpp).
+Expected<void> dropPrivileges(const oci::ProcessSpec& process, const SeccompProgram* seccomp,
+                              bool execFollows);
 
 // For a Wasm guest after enterSandbox: "/" and every spec mount destination that is a
 // directory, each preopened at its own path.

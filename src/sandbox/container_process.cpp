@@ -116,7 +116,7 @@ Expected<std::unique_ptr<wasi::Host>> enterContainer(protocol::ReceivedRequest& 
     config.preopens = sandboxPreopens(spec);
     TRY(host, wasi::Host::create(std::move(config)));
   }
-  TRY_VOID(dropPrivileges(spec.process, seccomp ? &*seccomp : nullptr));
+  TRY_VOID(dropPrivileges(spec.process, seccomp ? &*seccomp : nullptr, !r.nativePath.empty()));
   return host;
 }
 

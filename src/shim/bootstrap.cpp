@@ -24,6 +24,8 @@
 #include "common/log.h"
 #include "common/scope_exit.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
+#include "oci/runtime_spec.h"
+#include "sandbox/cgroup.h"
 #include "shim/proto_time.h"
 #include "shim/rootfs_mount.h"
 #include "shim/shim_address.h"
@@ -276,6 +278,21 @@ Expected<std::string> startShim(const ShimFlags& flags, const std::string& runti
   return address;
 }
 
+// Removes the cgroup the bundle's spec names, as `runc delete` does for a container whose
+// runtime died: whatever is left in it is killed first. Errors are only logged.
+void removeCgroupOf(const std::filesystem::path& bundle, const std::string& id) {
+  auto spec = oci::readRuntimeSpec(bundle);
+  if (!spec || !spec->linux) return;  // no spec left, or a container without a cgroup
+  auto cgroup = sandbox::createCgroup(sandbox::CgroupDriver::kCgroupfs, spec->linux->cgroupsPath,
+                                      id, oci::Resources{});
+  if (!cgroup) {
+    log::warn("delete: the cgroup of {}: {}", id, cgroup.error().message);
+    return;
+  }
+  if (auto removed = (*cgroup)->destroy(); !removed)
+    log::warn("delete: {}", removed.error().message);
+}
+
 Expected<std::string> deleteShim(const ShimFlags& flags) {
   std::filesystem::path bundle = bundleOf(flags);
   // Candidates: the group's computed address (config.json may be gone: then the id) and
@@ -299,7 +316,9 @@ Expected<std::string> deleteShim(const ShimFlags& flags) {
     }
   }
 
-  // A daemon that died (SIGKILL) left the rootfs it mounted in Create.
+  // A daemon that died (SIGKILL) left the container's cgroup (its processes died with it)
+  // and the rootfs it mounted in Create.
+  removeCgroupOf(bundle, flags.id);
   if (auto unmounted = unmountRootfs(bundle / "rootfs"); !unmounted) {
     log::warn("delete: {}", unmounted.error().message);
   }

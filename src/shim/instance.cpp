@@ -205,8 +205,10 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
     const oci::LinuxSpec& linux = *spec.linux;
     auto driver = request.systemdCgroup ? sandbox::CgroupDriver::kSystemd
                                         : sandbox::CgroupDriver::kCgroupfs;
-    TRY(instance->cgroup_, sandbox::createCgroup(driver, linux.cgroupsPath, request.id,
-                                                 linux.resources.value_or(oci::Resources{})));
+    oci::Resources resources = linux.resources.value_or(oci::Resources{});
+    sandbox::addDefaultDeviceRules(resources);
+    TRY(instance->cgroup_,
+        sandbox::createCgroup(driver, linux.cgroupsPath, request.id, resources));
     TRY(cgroupProcs, instance->cgroup_->openProcsFiles());
     if (linux.seccomp) {
       TRY(sandbox::SeccompProgram program, sandbox::compileSeccomp(*linux.seccomp));

@@ -222,10 +222,6 @@ TEST_F(SandboxTaskTest, NativeNonRootHasNoCapabilitiesAfterExec) {
 // The same for a module: the engine runs it in the container process, with no execve, so
 // the capabilities the spec lists stay effective for the host calls made on its behalf.
 TEST_F(SandboxTaskTest, WasmNonRootHasNoCapabilities) {
-  GTEST_SKIP() << "bug: process.user {uid 1000, gid 1000} with containerd's default "
-                  "capabilities: sandbox_probe.wasm reports CapEff/CapPrm 00000000a80425fb "
-                  "(CAP_DAC_OVERRIDE among them) and reads a root-owned 0600 /secret; the "
-                  "native probe, like runc, has 0 and gets EACCES";
   json spec = probeSpec("wasm-nonroot", false);
   spec["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
   uint32_t status = 1;
@@ -245,10 +241,6 @@ TEST_F(SandboxTaskTest, WasmNonRootHasNoCapabilities) {
 // to allow the ones it creates (runc appends its default allow list: null, zero, full,
 // random, urandom, tty, ptmx, pts, and mknod of any).
 TEST_F(SandboxTaskTest, DefaultDevicesAreUsable) {
-  GTEST_SKIP() << "bug: with ctr's linux.resources.devices [{allow: false, access: rwm}] "
-                  "(ociSpec) the container cannot open /dev/null or /dev/urandom (EPERM: "
-                  "the v1 devices cgroup is deny-all, runc's default allow list is not "
-                  "added), and mknod of the default devices falls back to bind mounts";
   uint32_t status = 9;
   std::string out =
       run("devices",
