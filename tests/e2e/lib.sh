@@ -50,6 +50,18 @@ wait_for() {
   return 1
 }
 
+# Processes of the private containerd in $dir other than containerd ($containerd_pid)
+# and `ctr events` ($events_pid): shims, zygotes, containers (forked from the shim, they
+# keep its cmdline) and stray ctr clients.
+leftover_procs() {
+  local line out=""
+  while IFS= read -r line; do
+    [[ -n $line && ${line%%:*} != "$containerd_pid" && ${line%%:*} != "$events_pid" ]] &&
+      out+="$line"$'\n'
+  done < <(procs_in "$dir")
+  printf '%s' "$out"
+}
+
 mounts_in() { awk -v d="$1" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo; }
 
 # True while the process exists and is not a zombie.

@@ -114,17 +114,6 @@ live_containers() {
   return 0
 }
 
-# Processes of our containerd other than containerd itself and ctr events: shims and the
-# containers they fork (which keep the shim's command line).
-leftover_procs() {
-  local line out=""
-  while IFS= read -r line; do
-    [[ -n $line && ${line%%:*} != "$containerd_pid" && ${line%%:*} != "$events_pid" ]] &&
-      out+="$line"$'\n'
-  done < <(procs_in "$dir")
-  printf '%s' "$out"
-}
-
 # Cgroups under ctr's /NS level (v1: in each hierarchy; v2: in the unified one).
 leftover_cgroups() {
   find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d \

@@ -51,17 +51,6 @@ ppid_of() { awk '{print $4}' "/proc/$1/stat" 2>/dev/null; }
 
 c() { "$script" ctr "$dir" -n e2e "$@"; }
 
-# Processes of our containerd other than containerd itself: shims, zygotes, containers
-# (forked from the shim, they keep its cmdline) and stray ctr clients.
-leftover_procs() {
-  local line out=""
-  while IFS= read -r line; do
-    [[ -n $line && ${line%%:*} != "$containerd_pid" && ${line%%:*} != "$events_pid" ]] &&
-      out+="$line"$'\n'
-  done < <(procs_in "$dir")
-  printf '%s' "$out"
-}
-
 # Zombies whose parent is our containerd or one of its shims (a zombie reparented to init
 # is init's business).
 our_zombies() {
