@@ -187,11 +187,14 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
     instance->mounted_ = true;  // a failed mountRootfs unmounts itself; destroy() is harmless
     TRY_VOID(mountRootfs(request.rootfs, instance->rootfs_));
   }
-  if (struct stat st {}; ::stat(instance->rootfs_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+  struct stat rootStat {};
+  int rootErr = ::stat(instance->rootfs_.c_str(), &rootStat) != 0 ? errno
+                : S_ISDIR(rootStat.st_mode)                     ? 0
+                                                                : ENOTDIR;
+  if (rootErr != 0)
     return makeError(ErrorCode::kInvalidArgument,
                      fmt::format("root.path: {} is not a directory: {}",
-                                 instance->rootfs_.string(),
-                                 std::strerror(errno ? errno : ENOTDIR)));
+                                 instance->rootfs_.string(), std::strerror(rootErr)));
 
   TRY(ResolvedEntrypoint entry, resolveEntrypoint(spec.process, instance->rootfs_, *env.engine));
   // A module runs unconfined without a linux section (the spec asks for nothing); a native
