@@ -70,3 +70,21 @@ alive() {
   state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
   [[ $state != Z ]]
 }
+
+# Fails unless the script's `leftovers` (what is left, in words) comes back empty within
+# 2 s: a shim may still be on its way out when ctr returns (containerd does not wait).
+assert_clean() {
+  local what=$1 i
+  for ((i = 0; i < 20; i++)); do
+    if [[ -z $(leftovers) ]]; then
+      ((i == 0)) || echo "($what: clean after $((i * 100)) ms)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "$what: $(leftovers)"
+}
+
+# A task's status as `ctr tasks ls` shows it (the script's `c` runs ctr).
+task_status() { c tasks ls | awk -v id="$1" '$1 == id {print $3}'; }
+task_is() { [[ $(task_status "$1") == "$2" ]]; }

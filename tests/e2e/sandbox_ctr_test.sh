@@ -139,21 +139,7 @@ leftovers() {
   [[ -z $left ]] || { echo "container processes alive: $left"; return; }
 }
 
-# A shim or runc may still be on its way out when ctr returns: allow 2 s.
-assert_clean() {
-  local what=$1 i
-  for ((i = 0; i < 20; i++)); do
-    if [[ -z $(leftovers) ]]; then
-      ((i == 0)) || echo "($what: clean after $((i * 100)) ms)"
-      return 0
-    fi
-    sleep 0.1
-  done
-  fail "$what: $(leftovers)"
-}
 
-task_status() { c tasks ls | awk -v id="$1" '$1 == id {print $3}'; }
-task_is() { [[ $(task_status "$1") == "$2" ]]; }
 events_have() { grep -qF "$1" "$work/events"; }
 
 # Removes what a failed or finished run left to ctr (its container; a task ctr did not

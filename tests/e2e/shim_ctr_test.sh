@@ -97,20 +97,6 @@ add_id() {
   id_sockets+=("$(socket_of "$1")")
 }
 
-# Nothing left by the tasks so far: no shim, socket, bundle, mount, task, container,
-# container snapshot or zombie. A shim may still be on its way out when ctr returns
-# (containerd does not wait for it): allow 2 s.
-assert_clean() {
-  local what=$1 i
-  for ((i = 0; i < 20; i++)); do
-    if [[ -z $(leftovers) ]]; then
-      ((i == 0)) || echo "($what: clean after $((i * 100)) ms)"
-      return 0
-    fi
-    sleep 0.1
-  done
-  fail "$what: $(leftovers)"
-}
 
 # What is left, in words; nothing when clean.
 leftovers() {
@@ -140,8 +126,6 @@ leftovers() {
   [[ -z $left ]] || { echo "cgroups left: $left"; return; }
 }
 
-task_status() { c tasks ls | awk -v id="$1" '$1 == id {print $3}'; }
-task_is() { [[ $(task_status "$1") == "$2" ]]; }
 task_not_running() { [[ $(task_status "$1") != RUNNING ]]; }
 gone() { ! alive "$1"; }
 events_have() { grep -qF "$1" "$work/events"; }
