@@ -59,6 +59,10 @@ class Engine {
   virtual std::vector<std::string> supportedLayerTypes() const;
   // nullptr when the engine has no precompiled form.
   virtual const Precompiler* precompiler() const { return nullptr; }
+  // The engine's once-per-process start-up (V8::Initialize), done early: the zygote calls it
+  // before its first fork, so that each container only makes its own instance. Must not
+  // leave a thread running (the zygote refuses to fork a threaded process). Idempotent.
+  virtual Expected<void> prepare() { return {}; }
 
   // Loads the module (from `artifact` when it is a valid fd holding precompiled output
   // made under precompiler()->cacheKey(); otherwise from module.bytes), links the WASI

@@ -70,8 +70,8 @@ using EngineFactory = std::function<Expected<std::unique_ptr<engine::Engine>>()>
 // The caller must reap the zygote only through stop() (a waitpid(-1) reaper must skip pid()).
 class Zygote {
  public:
-  // Forks the zygote, which then makes the engine with `factory` (libraries loaded, nothing
-  // that starts threads: V8 initialises per container, after its fork). FailedPrecondition
+  // Forks the zygote, which then makes the engine with `factory` (libraries loaded) and
+  // prepares it (Engine::prepare: V8 initialises once, single-threaded, before any fork). FailedPrecondition
   // when the calling process has more than one thread. Does not wait for the engine: an
   // engine error is returned by waitReady() and by every spawn().
   static Expected<Zygote> start(EngineFactory factory);

@@ -44,6 +44,10 @@ class V8Engine final : public Engine {
   std::string_view name() const override { return "v8"; }
   std::string version() const override { return "V8 " + v8engine::v8Version(); }
   const Precompiler* precompiler() const override { return &precompiler_; }
+  Expected<void> prepare() override {
+    v8engine::ensureV8Initialized();
+    return {};
+  }
   Expected<RunResult> run(const ModuleSource& module, int artifactFd, const RunOptions& options,
                           wasi::Host& host) override;
 

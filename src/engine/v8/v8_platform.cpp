@@ -4,13 +4,11 @@
 #include <v8-initialization.h>
 #include <v8-platform.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/log.h"
 #include "engine/v8/trap_handler.h"
@@ -23,8 +21,13 @@ namespace {
 //   Liftoff code forever (sha256 ~9x slower than TurboFan); TurboFan-only compiles cost
 //   start time, which the code cache (precompile) gives back, and only TurboFan code can
 //   be serialized at all.
+// --single-threaded: V8 posts no background work (compilation, GC marking and sweeping run
+//   on the calling thread), which the single-threaded platform below requires. It lets the
+//   zygote initialize V8 once before it forks containers (a forked child has only the
+//   thread that forked: workers would be lost). Guest code is the same; only compiling
+//   without a cached artifact loses its helper threads.
 // --no-expose-wasm is not set: we drive WebAssembly through its JS objects.
-constexpr std::string_view kBaseFlags = "--no-liftoff";
+constexpr std::string_view kBaseFlags = "--no-liftoff --single-threaded";
 // --wasm-loop-peeling, with the trap handler only: together they took the CPU suite from
 //   1.33x to 1.25x native (fib 2.5x -> 2.25x, matmul 1.1x -> 0.95x); peeling alone was
 //   neutral (fib faster, sha256 slower), the trap handler alone 1.28-1.30x.
@@ -55,15 +58,6 @@ const std::string& extraFlags() {
   return extra;
 }
 
-// V8 would start one worker per core (up to 16) in every container process; workers
-// only matter when compiling without an artifact, so a few are enough.
-constexpr unsigned kMaxWorkerThreads = 4;
-
-int workerThreads() {
-  unsigned cores = std::thread::hardware_concurrency();
-  return static_cast<int>(std::clamp(cores > 1 ? cores - 1 : 1u, 1u, kMaxWorkerThreads));
-}
-
 bool trapHandlerOn(const State& s) {
   int decided = s.trapHandler.load();
   return decided == kUndecided ? trapHandlerWanted() : decided == kOn;
@@ -81,7 +75,7 @@ void initialize(State& s) {
   s.trapHandler.store(trapHandlerWanted() && enableTrapHandler() ? kOn : kOff);
   const std::string f = flags(s);
   v8::V8::SetFlagsFromString(f.data(), f.size());
-  s.platform = v8::platform::NewDefaultPlatform(workerThreads());
+  s.platform = v8::platform::NewSingleThreadedDefaultPlatform();
   v8::V8::InitializePlatform(s.platform.get());
   if (!v8::V8::Initialize()) {
     // Only a build mismatch between headers and libnode gets here.

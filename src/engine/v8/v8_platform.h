@@ -10,8 +10,9 @@ class Platform;
 
 namespace runwasi::engine::v8engine {
 
-// Initializes V8 once per process (thread-safe, idempotent). V8 starts worker threads
-// here, so a zygote must not call this before it forks.
+// Initializes V8 once per process (thread-safe, idempotent), with a single-threaded
+// platform: no worker thread ever starts, so a zygote may initialize V8 once and fork
+// every container from it (each then only makes its own isolate).
 void ensureV8Initialized();
 
 // The platform created by ensureV8Initialized().
