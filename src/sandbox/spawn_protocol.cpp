@@ -12,6 +12,7 @@ namespace {
 
 constexpr uint32_t kRequestMagic = 0x5a594731;  // "ZYG1"
 constexpr uint32_t kReplyMagic = 0x5a595231;    // "ZYR1"
+constexpr uint32_t kFactsMagic = 0x5a594631;    // "ZYF1"
 
 // Which optional fds follow the message, in this order.
 enum FdBit : uint32_t {
@@ -279,6 +280,32 @@ Expected<pid_t> receiveReply(int socket) {
     if (rd.ok() && magic == kReplyMagic) return tl::unexpected(std::move(e));
   }
   return makeError(ErrorCode::kInternal, "malformed reply from the zygote");
+}
+
+Expected<void> sendEngineFacts(int socket, const EngineFacts& facts) {
+  Writer w;
+  w.u32(kFactsMagic);
+  w.str(facts.name);
+  w.str(facts.version);
+  w.str(facts.cacheKey);
+  w.strs(facts.layerTypes);
+  return sendWithFds(socket, w.data(), {});
+}
+
+Expected<EngineFacts> receiveEngineFacts(int socket) {
+  std::vector<UniqueFd> fds;
+  TRY(std::string data, receiveWithFds(socket, fds));
+  if (data.empty()) return makeError(ErrorCode::kUnavailable, "the zygote has exited");
+  Reader rd(data);
+  uint32_t magic = rd.u32();
+  EngineFacts facts;
+  facts.name = rd.str();
+  facts.version = rd.str();
+  facts.cacheKey = rd.str();
+  facts.layerTypes = rd.strs();
+  if (!rd.ok() || magic != kFactsMagic)
+    return makeError(ErrorCode::kInternal, "malformed engine facts from the zygote");
+  return facts;
 }
 
 }  // namespace runwasi::sandbox::protocol

@@ -34,4 +34,8 @@ Expected<void> sendReply(int socket, const Expected<pid_t>& reply);
 // Receives one reply; Unavailable when the zygote has gone.
 Expected<pid_t> receiveReply(int socket);
 
+// The hello's second message, after a successful "ready" reply.
+Expected<void> sendEngineFacts(int socket, const EngineFacts& facts);
+Expected<EngineFacts> receiveEngineFacts(int socket);
+
 }  // namespace runwasi::sandbox::protocol

@@ -185,9 +185,13 @@ Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
     (void)protocol::sendReply(socket, tl::unexpected(made.error().context("zygote")));
     ::_exit(1);
   }
-  if (!protocol::sendReply(socket, ::getpid())) ::_exit(1);
-
   engine::Engine& engine = **made;
+  EngineFacts facts{std::string(engine.name()), engine.version(),
+                    engine.precompiler() ? engine.precompiler()->cacheKey() : std::string(),
+                    engine.supportedLayerTypes()};
+  if (!protocol::sendReply(socket, ::getpid()) || !protocol::sendEngineFacts(socket, facts))
+    ::_exit(1);
+
   // Readable once the shim has exited; containers check it after their PDEATHSIG prctl.
   UniqueFd shimPidfd(static_cast<int>(::syscall(SYS_pidfd_open, ::getppid(), 0)));
   pid_t* tidSlot = threadDescriptorTid();
@@ -232,7 +236,8 @@ Zygote::Zygote(Zygote&& other) noexcept
       pid_(std::exchange(other.pid_, -1)),
       mutex_(std::move(other.mutex_)),
       readyChecked_(other.readyChecked_),
-      startError_(std::move(other.startError_)) {}
+      startError_(std::move(other.startError_)),
+      facts_(std::move(other.facts_)) {}
 
 Zygote& Zygote::operator=(Zygote&& other) noexcept {
   if (this != &other) {
@@ -242,6 +247,7 @@ Zygote& Zygote::operator=(Zygote&& other) noexcept {
     mutex_ = std::move(other.mutex_);
     readyChecked_ = other.readyChecked_;
     startError_ = std::move(other.startError_);
+    facts_ = std::move(other.facts_);
   }
   return *this;
 }
@@ -250,18 +256,24 @@ Zygote::~Zygote() {
   stop();
 }
 
-Expected<void> Zygote::waitReadyLocked() {
+Expected<EngineFacts> Zygote::waitReadyLocked() {
   if (!socket_) return makeError(ErrorCode::kFailedPrecondition, "the zygote was stopped");
   if (!readyChecked_) {
-    auto hello = protocol::receiveReply(socket_.get());
     readyChecked_ = true;
-    if (!hello) startError_ = std::move(hello).error();
+    auto hello = protocol::receiveReply(socket_.get());
+    auto facts = hello ? protocol::receiveEngineFacts(socket_.get())
+                       : Expected<EngineFacts>(tl::unexpected(std::move(hello).error()));
+    if (facts) {
+      facts_ = std::move(*facts);
+    } else {
+      startError_ = std::move(facts).error();
+    }
   }
   if (startError_) return tl::unexpected(*startError_);
-  return {};
+  return facts_;
 }
 
-Expected<void> Zygote::waitReady() {
+Expected<EngineFacts> Zygote::waitReady() {
   if (!mutex_) return makeError(ErrorCode::kFailedPrecondition, "the zygote was moved from");
   std::lock_guard lock(*mutex_);
   return waitReadyLocked();

@@ -64,6 +64,16 @@ inline constexpr int kContainerSetupFailedExit = 125;
 
 using EngineFactory = std::function<Expected<std::unique_ptr<engine::Engine>>()>;
 
+// What the zygote's engine is, from its hello: all the shim needs to key its artifact
+// cache and name the engine, so that the engine's runtime (V8's libnode, tens of
+// milliseconds to load) is loaded in the zygote only, while the shim already serves.
+struct EngineFacts {
+  std::string name;
+  std::string version;
+  std::string cacheKey;  // Precompiler::cacheKey(); empty when the engine has none
+  std::vector<std::string> layerTypes;
+};
+
 // Reaping: the zygote forks each container with CLONE_PARENT, so the container process is a
 // direct child of the process that called start() (the shim), which waitpid()s it and sees
 // its real exit status or signal; the zygote itself never has children and never reaps.
@@ -83,7 +93,7 @@ class Zygote {
   ~Zygote();  // stop()
 
   // Waits until the zygote has made its engine (or reports why it could not).
-  Expected<void> waitReady();
+  Expected<EngineFacts> waitReady();
 
   // Forks a container process and returns its pid, a child of the caller. Errors found
   // before the fork (module unreadable, invalid or not linkable; zygote gone) create no
@@ -98,13 +108,14 @@ class Zygote {
 
  private:
   Zygote(UniqueFd socket, pid_t pid);
-  Expected<void> waitReadyLocked();
+  Expected<EngineFacts> waitReadyLocked();
 
   UniqueFd socket_;
   pid_t pid_ = -1;
   std::unique_ptr<std::mutex> mutex_;  // serializes request/reply pairs on socket_
   bool readyChecked_ = false;          // guarded by *mutex_
   std::optional<Error> startError_;    // guarded by *mutex_: the engine could not be made
+  EngineFacts facts_;                  // guarded by *mutex_: from the hello
 };
 
 }  // namespace runwasi::sandbox

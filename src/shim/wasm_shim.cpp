@@ -10,6 +10,7 @@
 #include "shim/instance.h"
 #include "shim/reaper.h"
 #include "shim/task_service.h"
+#include "shim/zygote_engine.h"
 #include "ttrpc/server.h"
 
 namespace runwasi::shim {
@@ -40,25 +41,20 @@ int runWasmDaemon(DaemonContext& context, const ShimIdentity& identity,
     log::error("{}", blocked.error().message);
     return 1;
   }
-  // The shim's own engine first: a plugin engine (V8) is then loaded once, here, and the
-  // zygote inherits the mapped library instead of loading it again.
-  auto engine = makeEngine();
-  if (!engine) {
-    log::error("{}", engine.error().message);
-    return 1;
-  }
+  // The zygote first, at once: it loads and prepares the engine (V8: libnode, tens of ms)
+  // while this process starts serving; the shim itself never loads the engine's runtime
+  // (ZygoteEngine: what Create needs of the engine comes in the zygote's hello).
   auto zygote = sandbox::Zygote::start(makeEngine);
   if (!zygote) {
     log::error("{}", zygote.error().message);
     return 1;
   }
+  ZygoteEngine engine(*zygote);
   auto reaper = Reaper::start();
   if (!reaper) {
     log::error("{}", reaper.error().message);
     return 1;
   }
-  if (auto ready = zygote->waitReady(); !ready)
-    log::error("the zygote has no engine: every Create will fail: {}", ready.error().message);
 
   std::unique_ptr<EventPublisher> events;
   if (!context.ttrpcAddress.empty()) {
@@ -76,7 +72,7 @@ int runWasmDaemon(DaemonContext& context, const ShimIdentity& identity,
   env.shimName = identity.name;
   env.zygote = &*zygote;
   env.reaper = reaper->get();
-  env.engine = engine->get();
+  env.engine = &engine;
 
   ttrpc::Server* serverPtr = nullptr;
   TaskService tasks(env, events.get(), [&serverPtr] {

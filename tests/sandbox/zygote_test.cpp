@@ -175,6 +175,22 @@ class ZygoteTest : public ::testing::TestWithParam<std::string> {
   std::map<std::string, std::shared_ptr<UniqueFd>> artifacts_;
 };
 
+// The hello tells the shim what it needs of the engine without loading it: the same name,
+// version, cache key and layer types as the engine made here.
+TEST_P(ZygoteTest, HelloCarriesTheEngineFacts) {
+  auto facts = zygote_->waitReady();
+  ASSERT_TRUE(facts) << facts.error().message;
+  auto probe = makeTestEngine(GetParam());
+  ASSERT_TRUE(probe) << probe.error().message;
+  engine::Engine& e = **probe;
+  EXPECT_EQ(facts->name, GetParam());
+  EXPECT_EQ(facts->version, e.version());
+  ASSERT_NE(e.precompiler(), nullptr);
+  EXPECT_EQ(facts->cacheKey, e.precompiler()->cacheKey());
+  EXPECT_FALSE(facts->cacheKey.empty());
+  EXPECT_EQ(facts->layerTypes, e.supportedLayerTypes());
+}
+
 TEST_P(ZygoteTest, HelloIsADirectChildOfTheCaller) {
   Outcome o = run(request("hello"));
   EXPECT_EQ(o.out, "hello from wasm\n");
