@@ -257,7 +257,7 @@ Expected<std::string> startShim(const ShimFlags& flags, const std::string& runti
   auto listener = ttrpc::listenUnix(path);
   if (!listener && listener.error().sysErrno == EADDRINUSE) {
     // The group's shim answers: this container joins it (containerd's shim grouping).
-    if (canConnect(path)) {
+    if (daemonAnswers(path)) {
       TRY_VOID(writeAddressFile(bundle, address));
       return address;
     }
@@ -310,7 +310,7 @@ Expected<std::string> deleteShim(const ShimFlags& flags) {
     if (!path) continue;
     std::error_code ec;
     // A live socket belongs to a daemon still serving this group's other containers.
-    if (!std::filesystem::exists(*path, ec) || canConnect(*path)) continue;
+    if (!std::filesystem::exists(*path, ec) || daemonAnswers(*path)) continue;
     if (auto removed = removeSocket(*path); !removed) {
       log::warn("delete: {}", removed.error().message);
     }

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/file.h"
-#include "ttrpc/unix_socket.h"
+#include "ttrpc/client.h"
 
 namespace runwasi::shim {
 
@@ -62,10 +62,14 @@ Expected<std::string> socketPathOf(std::string_view address) {
   return std::string(address.substr(kScheme.size()));
 }
 
-bool canConnect(const std::string& path) {
-  // A connect to a listening unix socket completes from the backlog at once, even before
-  // the daemon accepts; a file without a listener refuses at once.
-  return ttrpc::connectUnix(path).has_value();
+bool daemonAnswers(const std::string& path, std::chrono::milliseconds timeout) {
+  auto client = ttrpc::Client::connect(path);
+  if (!client) return false;  // nothing listens: refused at once
+  // Connect with no id: a live daemon answers NotFound (or OK) in well under a millisecond.
+  auto answer = (*client)->call("containerd.task.v2.Task", "Connect", "", timeout);
+  if (answer) return true;
+  ttrpc::Code code = answer.error().code;
+  return code != ttrpc::Code::kDeadlineExceeded && code != ttrpc::Code::kUnavailable;
 }
 
 Expected<void> removeSocket(const std::string& path) {

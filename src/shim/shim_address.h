@@ -1,6 +1,7 @@
 // Where a shim daemon listens: containerd's socket naming, and the bundle's address file.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -24,8 +25,13 @@ std::string socketAddress(std::string_view containerdAddress, std::string_view n
 // The filesystem path of a "unix://PATH" address (abstract sockets are not supported).
 Expected<std::string> socketPathOf(std::string_view address);
 
-// True when something accepts connections on the socket at path.
-bool canConnect(const std::string& path);
+// True when a shim daemon serves the socket at path: it answers a Task request (with
+// any status) within `timeout`. A connection alone proves nothing: the listener of a
+// daemon that is being killed still completes connections from its backlog for a few
+// milliseconds after containerd has seen the daemon's connection close, and `delete`
+// runs in exactly that window.
+bool daemonAnswers(const std::string& path,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(2));
 
 // Unlinks a socket file; a missing file is not an error.
 Expected<void> removeSocket(const std::string& path);

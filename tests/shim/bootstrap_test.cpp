@@ -3,13 +3,17 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/temp_dir.h"
 #include "shim/bootstrap_flags.h"
 #include "shim/shim_address.h"
+#include "ttrpc/server.h"
+#include "ttrpc/unix_socket.h"
 
 namespace runwasi::shim {
 namespace {
@@ -145,6 +149,33 @@ TEST(ShimAddress, SocketPathOf) {
   EXPECT_EQ(*path, "/run/containerd/s/abc");
   EXPECT_FALSE(socketPathOf("/run/containerd/s/abc"));
   EXPECT_FALSE(socketPathOf("unix://"));
+}
+
+// `delete` and grouping trust a socket only when a daemon answers on it: a bare listener
+// (a daemon being killed still has one for a few ms) takes connections but never answers.
+TEST(ShimAddress, DaemonAnswersOnlyWhenSomethingServes) {
+  auto dir = TempDir::create("daemon-answers-");
+  ASSERT_TRUE(dir) << dir.error().message;
+  const std::string path = (*dir / "s").string();
+  EXPECT_FALSE(daemonAnswers(path));  // no file
+
+  auto bare = ttrpc::listenUnix(path);
+  ASSERT_TRUE(bare) << bare.error().message;
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(daemonAnswers(path, std::chrono::milliseconds(200)));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(150));
+  bare->reset();  // closed: the file stays, connections are refused
+  EXPECT_FALSE(daemonAnswers(path));
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+
+  // A ttrpc server with no Task service answers Unimplemented: alive.
+  auto server = ttrpc::Server::create();
+  ASSERT_TRUE(server) << server.error().message;
+  ASSERT_TRUE((*server)->listen(path));
+  std::thread serving([&] { (void)(*server)->run(); });
+  EXPECT_TRUE(daemonAnswers(path));
+  (*server)->stop();
+  serving.join();
 }
 
 TEST(ShimVersion, MirrorsGoShimLayout) {
