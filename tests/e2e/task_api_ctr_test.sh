@@ -12,7 +12,8 @@
 #      a second exec with the same id fails;
 #   4. ctr task pause: PAUSED, freezer.state FROZEN, no progress, exec refused; resume:
 #      RUNNING, THAWED, progress again;
-#   5. ctr task update --memory-limit: memory.limit_in_bytes;
+#   5. Tasks.Update with a memory limit (what ctr 1.7's `task update --memory-limit` sends;
+#      Debian's ctr 1.6 has no `task update`): memory.limit_in_bytes; bad JSON refused;
 #   6. after SIGKILL: exec and pause refused; delete;
 #   7. ctr events: /tasks/exec-added, /tasks/exec-started, /tasks/exit (with the exec id
 #      and exit status), /tasks/paused, /tasks/resumed, as runc's shim sends them.
@@ -31,6 +32,7 @@ source "$(dirname "$0")/lib.sh"
 
 [[ $# -eq 4 ]] || fail "usage: $0 SHIM_DIR MODULES_DIR SCRIPT MAKE_OCI_IMAGE"
 shim_dir=$1 modules=$2 script=$3 make_image=$4
+task_update=$(dirname "$0")/task_update.py
 
 require_root_and_containerd
 read -r -a ours <<<"${RUNTIMES:-runc v8 wasm2c}"
@@ -47,9 +49,11 @@ command -v containerd-shim-runc-v2 >/dev/null && command -v runc >/dev/null ||
   fail "runc and containerd-shim-runc-v2 are needed as the reference"
 [[ -x /bin/busybox ]] || fail "/bin/busybox is missing (busybox-static)"
 command -v script >/dev/null || fail "script(1) is missing (util-linux): needed for a tty"
-for f in "$make_image" "$modules"/{sandbox_probe,sandbox_probe.wasm}; do
+for f in "$make_image" "$task_update" "$modules"/{sandbox_probe,sandbox_probe.wasm}; do
   [[ -r $f ]] || fail "$f is missing"
 done
+/usr/bin/python3 -c 'import grpc' 2>/dev/null ||
+  fail "python3-grpcio is missing (for /usr/bin/python3): task_update.py needs it"
 
 work=$(mktemp -d)
 dir=$work/cd
@@ -95,11 +99,11 @@ run_ctr() {
   c "$@" >"$work/out" 2>"$work/err" </dev/null || rc=$?
 }
 # in_tty CMD [INPUT]: CMD (a string) in script(1)'s pty of 45 rows, 123 columns, typing
-# the file INPUT (default none); sets rc, output (CRs dropped) in $work/out.
+# the file INPUT (default none); sets rc, output (CRs and the "^@" echo of a NUL dropped) in $work/out.
 in_tty() {
   rc=0
   script -qec "stty rows 45 cols 123; $1" /dev/null <"${2:-/dev/null}" >"$work/tty" 2>&1 || rc=$?
-  tr -d '\r' <"$work/tty" >"$work/out"
+  tr -d '\r' <"$work/tty" | sed 's/\^@//g' >"$work/out"
 }
 gone() { ! alive "$1"; }
 seen() { printf 'exit %s; stdout:\n%s\nstderr:\n%s' "$rc" "$(cat "$work/out")" "$(cat "$work/err" 2>/dev/null)"; }
@@ -210,6 +214,12 @@ for rt in "${runtimes[@]}"; do
   run_ctr tasks kill --exec-id s1 -s SIGKILL "$id"
   [[ $rc -eq 0 ]] || fail "$rt: kill of exec s1: $(seen)"
   wait_for 5 gone "$exec_pid" || fail "$rt: exec s1 (pid $exec_pid) survived SIGKILL"
+  # ctr exits with an exec's status when it deletes it.
+  run_ctr tasks delete --exec-id s1 "$id"
+  [[ $rc -eq 137 ]] || fail "$rt: delete of exec s1: want 137; $(seen)"
+  note "$rt" exec-delete "rc=$rc"
+  # ctr leaves a detached exec's FIFOs (whatever the runtime): not the shim's to remove.
+  find "$fifo" -name 's1-stdin' -printf '%h\n' | xargs -r rm -rf
 
   step "$rt 4: pause and resume"
   freezer=/sys/fs/cgroup/freezer/$ns/$id/freezer.state
@@ -229,10 +239,19 @@ for rt in "${runtimes[@]}"; do
   note "$rt" resumed-freezer "$(cat "$freezer")"
   wait_for 5 eval '(($(count_of "$pid") > n))' || fail "$rt: no progress after resume"
 
-  step "$rt 5: update --memory-limit"
-  run_ctr tasks update --memory-limit 67108864 "$id"
+  step "$rt 5: update --memory-limit (Tasks.Update, as ctr 1.7's task update), bad JSON"
+  update() {
+    rc=0
+    /usr/bin/python3 "$task_update" "$dir/containerd.sock" "$ns" "$id" "$@" >"$work/out" 2>"$work/err" || rc=$?
+  }
+  update --memory-limit 67108864
   [[ $rc -eq 0 ]] || fail "$rt: update: $(seen)"
   note "$rt" memory-limit "$(cat "/sys/fs/cgroup/memory/$ns/$id/memory.limit_in_bytes")"
+  update --resources '{"memory": {"limit": '
+  [[ $rc -ne 0 ]] || fail "$rt: an update with bad JSON succeeded"
+  [[ $rt == runc ]] || grep -q "cannot update task $id: linux.resources: not valid JSON" "$work/err" ||
+    fail "$rt: update with bad JSON: $(seen)"
+  note "$rt" update-bad-json "rc!=0 limit=$(cat "/sys/fs/cgroup/memory/$ns/$id/memory.limit_in_bytes")"
 
   step "$rt 6: stopped: exec and pause refused"
   c tasks kill -s SIGKILL "$id"
@@ -259,7 +278,7 @@ for rt in "${runtimes[@]}"; do
   mine | grep -F "/tasks/exec-added " | grep -qF '"exec_id":"e1"' || fail "$rt: no exec-added for e1"
   mine | grep -F "/tasks/exit " | grep -F '"id":"e1"' | grep -qF '"exit_status":3' ||
     fail "$rt: no /tasks/exit of e1 with status 3:"$'\n'"$(mine)"
-  note "$rt" topics "$(mine | grep -o ' /tasks/[a-z-]* ' | sort -u | tr -d ' ' | tr '\n' ' ')"
+  note "$rt" topics "$(mine | grep -o ' /tasks/[a-z-]* ' | sort -u | tr -d ' ' | paste -sd' ')"
   assert_clean "$rt"
 done
 
