@@ -14,7 +14,8 @@
 #      RUNNING, THAWED, progress again;
 #   5. Tasks.Update with a memory limit (what ctr 1.7's `task update --memory-limit` sends;
 #      Debian's ctr 1.6 has no `task update`): memory.limit_in_bytes; bad JSON refused;
-#   6. after SIGKILL: exec and pause refused; delete;
+#   6. ours: checkpoint refused, saying why; after SIGKILL: exec and pause refused;
+#      delete;
 #   7. ctr events: /tasks/exec-added, /tasks/exec-started, /tasks/exit (with the exec id
 #      and exit status), /tasks/paused, /tasks/resumed, as runc's shim sends them.
 # Each observation is written as "KEY VALUE" per runtime; ours must equal runc's on every
@@ -238,6 +239,12 @@ for rt in "${runtimes[@]}"; do
   note "$rt" resumed-status "$(task_status "$id")"
   note "$rt" resumed-freezer "$(cat "$freezer")"
   wait_for 5 eval '(($(count_of "$pid") > n))' || fail "$rt: no progress after resume"
+
+  if [[ $rt != runc ]]; then
+    run_ctr tasks checkpoint "$id"
+    [[ $rc -ne 0 ]] && grep -q "checkpoint is not supported by containerd-shim-$rt-v1" "$work/err" ||
+      fail "$rt: checkpoint: $(seen)"
+  fi
 
   step "$rt 5: update --memory-limit (Tasks.Update, as ctr 1.7's task update), bad JSON"
   update() {
