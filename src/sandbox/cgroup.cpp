@@ -762,8 +762,7 @@ Expected<void> CgroupfsCgroup::setFrozen(bool frozen) {
     int err = v1 ? writeText(v1->leaf / "freezer.state", frozen ? "FROZEN" : "THAWED")
                  : writeText(unifiedHierarchy->leaf / "cgroup.freeze", frozen ? "1" : "0");
     if (err != 0) {
-      return makeSysError(fmt::format("{} cgroup {}", frozen ? "freezing" : "thawing", path_),
-                          err);
+      return makeSysError(fmt::format("{} cgroup {}", frozen ? "freezing" : "thawing", path_), err);
     }
     for (int i = 0; i < 20; ++i) {
       if (done()) return {};
@@ -772,10 +771,9 @@ Expected<void> CgroupfsCgroup::setFrozen(bool frozen) {
     if (Clock::now() > deadline) break;
   }
   if (frozen) (void)setFrozen(false);
-  return makeError(ErrorCode::kUnavailable,
-                   fmt::format("cgroup {} did not become {} within {} s", path_,
-                               frozen ? "frozen" : "thawed",
-                               kFreezeTimeout / std::chrono::seconds(1)));
+  return makeError(ErrorCode::kUnavailable, fmt::format("cgroup {} did not become {} within {} s",
+                                                        path_, frozen ? "frozen" : "thawed",
+                                                        kFreezeTimeout / std::chrono::seconds(1)));
 }
 
 Expected<UniqueFd> CgroupfsCgroup::oomNotifier() const {

@@ -711,7 +711,8 @@ Expected<void> joinSandbox(const SandboxContext& c) {
         continue;
       }
       if (::setns(fd, namespaceFlag(type)) != 0)
-        return sysFieldError("linux.namespaces", fmt::format("joining the container's {} namespace", type));
+        return sysFieldError("linux.namespaces",
+                             fmt::format("joining the container's {} namespace", type));
     }
   }
   // Last: setns into a mount namespace makes its root (the container's, after its

@@ -93,8 +93,8 @@ Expected<SeccompProgram> receivedSeccomp(protocol::ReceivedRequest& received) {
 }
 
 // Everything between the fork and the workload for a sandboxed container (or, for an
-// exec, joining a running one); the outcome goes to the shim on the status pipe. Returns the WASI host for a module (null for a
-// native executable).
+// exec, joining a running one); the outcome goes to the shim on the status pipe. Returns the WASI
+// host for a module (null for a native executable).
 Expected<std::unique_ptr<wasi::Host>> enterContainer(protocol::ReceivedRequest& received,
                                                      oci::RuntimeSpec& spec) {
   const SpawnRequest& r = received.request;

@@ -239,13 +239,12 @@ Expected<std::optional<ReceivedRequest>> receiveRequest(int socket) {
     return makeError(ErrorCode::kInvalidArgument, "malformed spawn request");
 
   size_t next = 0;
-  for (auto [bit, slot] : {std::pair{kStdin, &out.stdinFd}, std::pair{kStdout, &out.stdoutFd},
-                           std::pair{kStderr, &out.stderrFd}, std::pair{kModule, &out.moduleFd},
-                           std::pair{kArtifact, &out.artifactFd},
-                           std::pair{kStartGate, &out.startGateFd},
-                           std::pair{kSeccomp, &out.seccompFd},
-                           std::pair{kStatus, &out.statusFd},
-                           std::pair{kConsoleSocket, &out.consoleSocketFd}}) {
+  for (auto [bit, slot] :
+       {std::pair{kStdin, &out.stdinFd}, std::pair{kStdout, &out.stdoutFd},
+        std::pair{kStderr, &out.stderrFd}, std::pair{kModule, &out.moduleFd},
+        std::pair{kArtifact, &out.artifactFd}, std::pair{kStartGate, &out.startGateFd},
+        std::pair{kSeccomp, &out.seccompFd}, std::pair{kStatus, &out.statusFd},
+        std::pair{kConsoleSocket, &out.consoleSocketFd}}) {
     if (!(mask & bit)) continue;
     if (next >= fds.size())
       return makeError(ErrorCode::kInvalidArgument, "spawn request is missing its fds");

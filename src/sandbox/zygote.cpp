@@ -148,8 +148,7 @@ Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
     TRY(pid, forkIntoPidNamespace(tidSlot, r.cloneFlags, pidNamespaceFd, "of the container"));
   } else if (!r.pidNamespace.empty()) {
     UniqueFd target(::open(r.pidNamespace.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!target)
-      return makeSysError(fmt::format("opening the pid namespace {}", r.pidNamespace));
+    if (!target) return makeSysError(fmt::format("opening the pid namespace {}", r.pidNamespace));
     TRY(pid, forkIntoPidNamespace(tidSlot, r.cloneFlags, target.get(), r.pidNamespace));
   } else {
     pid = forkAsSibling(tidSlot, r.cloneFlags);

@@ -46,8 +46,8 @@ Expected<std::unique_ptr<Console>> Console::start(UniqueFd master, UniqueFd in, 
     if (*fd) TRY_VOID(makeNonBlocking(fd->get()));
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop) return makeSysError("eventfd for the console");
-  std::unique_ptr<Console> console(
-      new Console(std::move(master), std::move(in), std::move(out), std::move(stop), std::move(name)));
+  std::unique_ptr<Console> console(new Console(std::move(master), std::move(in), std::move(out),
+                                               std::move(stop), std::move(name)));
   console->thread_ = std::thread([c = console.get()] { c->run(); });
   return console;
 }

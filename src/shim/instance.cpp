@@ -5,8 +5,8 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -250,8 +250,8 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
   }
   // containerd passes the request's terminal flag; a spec edited by hand may say it alone.
   const bool terminal = request.terminal || spec.process.terminal;
-  TRY(instance->process_, instance->launch(spawn, request.stdio, terminal, sandboxed,
-                                           request.id, std::move(onExit)));
+  TRY(instance->process_,
+      instance->launch(spawn, request.stdio, terminal, sandboxed, request.id, std::move(onExit)));
   instance->pid_ = instance->process_->pid();
   log::info("{}: created pid {} for {}{}{}", request.id, instance->pid_, entry.pathInRootfs,
             entry.native ? " (native)" : "", terminal ? " with a terminal" : "");
@@ -260,8 +260,7 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
 
 Expected<std::unique_ptr<TaskProcess>> Instance::launch(sandbox::SpawnRequest& spawn,
                                                         const StdioPaths& paths, bool terminal,
-                                                        bool reportsStatus,
-                                                        const std::string& name,
+                                                        bool reportsStatus, const std::string& name,
                                                         Reaper::OnExit onExit) {
   TaskProcess::Parts parts;
   parts.name = name;
@@ -384,11 +383,10 @@ Expected<std::unique_ptr<TaskProcess>> Instance::exec(const ExecRequest& request
   UniqueFd moduleFd, artifact;
   if (!entry.native) {
     TRY(moduleFd, memfdWith(entry.source.bytes, "runwasi-module"));
-    TRY(artifact, engine::precompiledArtifact(*env_->engine, entry.source, env_->cache,
-                                              [&](const engine::ModuleSource& m) {
-                                                return precompileInChild(*env_, id_, m,
-                                                                         moduleFd.get());
-                                              }));
+    TRY(artifact, engine::precompiledArtifact(
+                      *env_->engine, entry.source, env_->cache, [&](const engine::ModuleSource& m) {
+                        return precompileInChild(*env_, id_, m, moduleFd.get());
+                      }));
   }
 
   sandbox::SpawnRequest spawn;

@@ -39,7 +39,7 @@ class OomWatcher {
   UniqueFd epoll_, stop_;
   std::mutex mutex_;  // held while a callback runs, so that unwatch() can wait for it
   std::map<int, std::pair<std::string, std::shared_ptr<Watch>>> byFd_;  // guarded by mutex_
-  std::map<std::string, int> fdOf_;                                      // guarded by mutex_
+  std::map<std::string, int> fdOf_;                                     // guarded by mutex_
   std::thread thread_;
 };
 

@@ -133,7 +133,7 @@ struct TaskService::Process {
   StdioPaths stdio;
   bool terminal = false;
   pid_t pid = 0;
-  TaskProcess* io = nullptr;          // guarded by TaskService::mutex_; set once it exists
+  TaskProcess* io = nullptr;           // guarded by TaskService::mutex_; set once it exists
   std::unique_ptr<TaskProcess> owned;  // an exec's (the container's own is its Instance's)
 
   std::mutex mutex;  // guards what follows, and orders exits with the events around them
@@ -399,8 +399,8 @@ Expected<void> TaskService::exec(const taskv2::ExecProcessRequest& r) {
   // As runc's shim: a created or running container takes execs; a paused or stopped one not.
   if (TaskStatus status = task->init->state.status();
       status != TaskStatus::kCreated && status != TaskStatus::kRunning)
-    return makeError(ErrorCode::kFailedPrecondition,
-                     fmt::format("cannot exec in task {}: it is {}", r.id(), taskStatusName(status)));
+    return makeError(ErrorCode::kFailedPrecondition, fmt::format("cannot exec in task {}: it is {}",
+                                                                 r.id(), taskStatusName(status)));
   auto process = std::make_shared<Process>(r.id(), r.exec_id());
   process->stdio = StdioPaths{r.stdin(), r.stdout(), r.stderr()};
   process->terminal = r.terminal();
@@ -411,9 +411,9 @@ Expected<void> TaskService::exec(const taskv2::ExecProcessRequest& r) {
                        fmt::format("exec id {} is the task's own id", r.exec_id()));
     // An entry without a process reserves the exec id while it is being made.
     if (!task->execs.emplace(r.exec_id(), process).second)
-      return makeError(ErrorCode::kAlreadyExists,
-                       fmt::format("exec process {} already exists in task {}", r.exec_id(),
-                                   r.id()));
+      return makeError(
+          ErrorCode::kAlreadyExists,
+          fmt::format("exec process {} already exists in task {}", r.exec_id(), r.id()));
   }
   ExecRequest request;
   request.execId = r.exec_id();
@@ -513,8 +513,9 @@ Expected<taskv2::DeleteResponse> TaskService::remove(const taskv2::DeleteRequest
     std::unique_lock lock(process.mutex);
     if (!process.exited.wait_for(lock, std::chrono::seconds(10),
                                  [&] { return process.state.status() == TaskStatus::kStopped; }))
-      return makeError(ErrorCode::kInternal, fmt::format("task {}: pid {} did not exit after SIGKILL",
-                                                         r.id(), process.pid));
+      return makeError(
+          ErrorCode::kInternal,
+          fmt::format("task {}: pid {} did not exit after SIGKILL", r.id(), process.pid));
   }
   TRY_VOID(process.state.transition(TaskEvent::kDelete));
   ExitInfo exit = process.state.exit().value_or(ExitInfo{});
@@ -657,9 +658,8 @@ Expected<void> TaskService::closeIO(const taskv2::CloseIORequest& r) {
 Expected<void> TaskService::pause(const taskv2::PauseRequest& r) {
   TRY(auto task, findTask(r.id()));
   TRY_VOID(nextStatus(task->init->state.status(), TaskEvent::kPause, r.id()));
-  TRY_VOID(task->instance->setPaused(true).map_error([&](Error e) {
-    return std::move(e).context(fmt::format("cannot pause task {}", r.id()));
-  }));
+  TRY_VOID(task->instance->setPaused(true).map_error(
+      [&](Error e) { return std::move(e).context(fmt::format("cannot pause task {}", r.id())); }));
   if (auto paused = task->init->state.transition(TaskEvent::kPause); !paused) {
     (void)task->instance->setPaused(false);  // it exited meanwhile
     return tl::unexpected(std::move(paused).error());
@@ -674,9 +674,8 @@ Expected<void> TaskService::pause(const taskv2::PauseRequest& r) {
 Expected<void> TaskService::resume(const taskv2::ResumeRequest& r) {
   TRY(auto task, findTask(r.id()));
   TRY_VOID(nextStatus(task->init->state.status(), TaskEvent::kResume, r.id()));
-  TRY_VOID(task->instance->setPaused(false).map_error([&](Error e) {
-    return std::move(e).context(fmt::format("cannot resume task {}", r.id()));
-  }));
+  TRY_VOID(task->instance->setPaused(false).map_error(
+      [&](Error e) { return std::move(e).context(fmt::format("cannot resume task {}", r.id())); }));
   // Fails only when the task exited meanwhile (stopped), which stays so.
   TRY_VOID(task->init->state.transition(TaskEvent::kResume));
   events::TaskResumed event;
@@ -689,14 +688,14 @@ Expected<void> TaskService::resume(const taskv2::ResumeRequest& r) {
 Expected<void> TaskService::update(const taskv2::UpdateTaskRequest& r) {
   TRY(auto task, findTask(r.id()));
   if (TaskStatus status = task->init->state.status(); status == TaskStatus::kStopped)
-    return makeError(ErrorCode::kFailedPrecondition,
-                     fmt::format("cannot update task {}: it is {}", r.id(), taskStatusName(status)));
-  TRY(oci::Resources resources, oci::parseLinuxResources(r.resources().value()).map_error([&](Error e) {
-    return std::move(e).context(fmt::format("cannot update task {}", r.id()));
-  }));
-  TRY_VOID(task->instance->update(resources).map_error([&](Error e) {
-    return std::move(e).context(fmt::format("cannot update task {}", r.id()));
-  }));
+    return makeError(ErrorCode::kFailedPrecondition, fmt::format("cannot update task {}: it is {}",
+                                                                 r.id(), taskStatusName(status)));
+  TRY(oci::Resources resources,
+      oci::parseLinuxResources(r.resources().value()).map_error([&](Error e) {
+        return std::move(e).context(fmt::format("cannot update task {}", r.id()));
+      }));
+  TRY_VOID(task->instance->update(resources).map_error(
+      [&](Error e) { return std::move(e).context(fmt::format("cannot update task {}", r.id())); }));
   log::info("{}: resources updated", r.id());
   return {};
 }

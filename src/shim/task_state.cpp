@@ -162,8 +162,7 @@ Expected<TaskStatus> TaskState::transition(TaskEvent event) {
 Expected<void> TaskState::beginStart() {
   std::lock_guard lock(mutex_);
   if (starting_)
-    return refuse(ErrorCode::kFailedPrecondition, TaskEvent::kStart, id_, "it is starting",
-                  noun_);
+    return refuse(ErrorCode::kFailedPrecondition, TaskEvent::kStart, id_, "it is starting", noun_);
   // Checked, not applied: the task is running only once finishStart says so.
   TRY_VOID(nextStatus(status_, TaskEvent::kStart, id_, noun_));
   starting_ = true;

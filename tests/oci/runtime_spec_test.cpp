@@ -808,8 +808,7 @@ TEST(ProcessSpecAlone, ParsesAnExecsProcessAndNamesItsFields) {
 }
 
 TEST(LinuxResourcesAlone, ParsesAnUpdateAndNamesItsFields) {
-  auto resources =
-      parseLinuxResources(R"({"memory": {"limit": 67108864}, "cpu": {"shares": 512},
+  auto resources = parseLinuxResources(R"({"memory": {"limit": 67108864}, "cpu": {"shares": 512},
                               "pids": {"limit": 9}})");
   ASSERT_TRUE(resources) << resources.error().message;
   EXPECT_EQ(resources->memoryLimit, 67108864);

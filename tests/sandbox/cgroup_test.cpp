@@ -4,8 +4,8 @@
 #include "sandbox/cgroup.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -18,8 +18,8 @@
 #include <functional>
 #include <iostream>
 #include <random>
-#include <thread>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 

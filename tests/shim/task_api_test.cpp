@@ -283,9 +283,9 @@ TEST_F(TaskApiTest, ExecRunsNativeAndWasmInsideTheRunningContainer) {
   // The events, in order, with the exec ids.
   std::vector<std::string> events = log.events();
   std::vector<std::string> wanted = {
-      "TaskCreate",      "TaskStart",       "TaskExecAdded", "TaskExecStarted", "TaskExit",
-      "TaskExecAdded",   "TaskExecStarted", "TaskExit",      "TaskExecAdded",   "TaskExecStarted",
-      "TaskExit",        "TaskExit",        "TaskDelete"};
+      "TaskCreate",    "TaskStart",       "TaskExecAdded", "TaskExecStarted", "TaskExit",
+      "TaskExecAdded", "TaskExecStarted", "TaskExit",      "TaskExecAdded",   "TaskExecStarted",
+      "TaskExit",      "TaskExit",        "TaskDelete"};
   ASSERT_EQ(events.size(), wanted.size()) << log.text();
   for (size_t i = 0; i < wanted.size(); ++i)
     EXPECT_TRUE(events[i].starts_with(wanted[i])) << i << ": " << events[i];
@@ -345,10 +345,10 @@ TEST_F(TaskApiTest, PauseFreezesTheContainerAndResumeThawsIt) {
   auto ticks = [&] { return out("pause").size(); };
   ASSERT_TRUE(eventually([&] { return ticks() > 0; }));
   expectError(service_->resume([] {
-                taskv2::ResumeRequest r;
-                r.set_id("pause");
-                return r;
-              }()),
+    taskv2::ResumeRequest r;
+    r.set_id("pause");
+    return r;
+  }()),
               ErrorCode::kFailedPrecondition, "it is running");
 
   taskv2::PauseRequest pause;
@@ -391,8 +391,7 @@ TEST_F(TaskApiTest, PauseFreezesTheContainerAndResumeThawsIt) {
 
   std::string events;
   for (const std::string& e : log.events()) events += e.substr(0, e.find(' ')) + " ";
-  EXPECT_EQ(events,
-            "TaskCreate TaskStart TaskPaused TaskResumed TaskPaused TaskExit TaskDelete ");
+  EXPECT_EQ(events, "TaskCreate TaskStart TaskPaused TaskResumed TaskPaused TaskExit TaskDelete ");
 }
 
 TEST_F(TaskApiTest, UpdateWritesTheCgroupsLimits) {
@@ -402,7 +401,8 @@ TEST_F(TaskApiTest, UpdateWritesTheCgroupsLimits) {
   auto update = [&](const std::string& resources) {
     taskv2::UpdateTaskRequest r;
     r.set_id("update");
-    r.mutable_resources()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/LinuxResources");
+    r.mutable_resources()->set_type_url(
+        "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources");
     r.mutable_resources()->set_value(resources);
     return service_->update(r);
   };
@@ -433,8 +433,8 @@ TEST_F(TaskApiTest, TerminalsForCreateAndExec) {
   // stdin comes from a FIFO through the shim.
   fs::path input = scratch_.path() / "tty.in";
   ASSERT_EQ(::mkfifo(input.c_str(), 0600), 0);
-  json spec = ociSpec("tty", {"/bin/sh", "-c",
-                              "tty; /sandbox_probe tty; read line; echo got:$line; sleep 60"});
+  json spec = ociSpec(
+      "tty", {"/bin/sh", "-c", "tty; /sandbox_probe tty; read line; echo got:$line; sleep 60"});
   auto request = createRequest("tty", makeBundle("tty-bundle", container(spec)));
   request.set_terminal(true);
   request.set_stdin(input.string());
@@ -593,8 +593,8 @@ TEST_F(TaskApiTest, ErrorPathsSayWhyAndLeaveNothing) {
   // Once the container has stopped: no exec, pause, resume or update.
   ASSERT_TRUE(kill("err", SIGKILL));
   ASSERT_TRUE(wait("err"));
-  expectError(exec("err", "late", execProcess(spec, {"/bin/sh"})),
-              ErrorCode::kFailedPrecondition, "cannot exec in task err: it is stopped");
+  expectError(exec("err", "late", execProcess(spec, {"/bin/sh"})), ErrorCode::kFailedPrecondition,
+              "cannot exec in task err: it is stopped");
   taskv2::PauseRequest pause;
   pause.set_id("err");
   expectError(service_->pause(pause), ErrorCode::kFailedPrecondition,
