@@ -3,8 +3,9 @@
 # against io.containerd.runc.v2 on the same image, under a private containerd. A busybox
 # container counts into /tmp/count (read by the host through /proc/PID/root); then:
 #   1. ctr task exec: a native shell's stdout, stderr and exit code; the native probe:
-#      not pid 1, the init's pid/mnt/net namespaces, the same identity as runc's exec;
-#      ours: the Wasm probe too (not pid 1, the init's namespaces, runc's capabilities);
+#      not pid 1, the init's namespaces and cgroup, the same identity (uid, gid,
+#      capabilities, no_new_privs, seccomp: the container runs with ctr's --seccomp) as
+#      runc's exec; ours: the Wasm probe too, with what runc gives the native one;
 #   2. ctr task exec -t (through script(1), the console 45x123): the probe sees a tty on
 #      0, 1 and 2, ttyname /dev/pts/0 and the window size; ours: the Wasm probe a tty too;
 #      ctr run -t with input typed into sh: the output and the exit code;
@@ -140,7 +141,7 @@ for rt in "${runtimes[@]}"; do
   runtime=${runtime_name[$rt]}
   id=api-$rt
   : >"$work/seen.$rt"
-  c run -d --fifo-dir "$fifo" --runtime "$runtime" "$image" "$id" /bin/sh -c "$loop" \
+  c run -d --seccomp --fifo-dir "$fifo" --runtime "$runtime" "$image" "$id" /bin/sh -c "$loop" \
     </dev/null >/dev/null 2>&1 || fail "$rt: ctr run -d $id failed"
   wait_for 5 task_is "$id" RUNNING || fail "$rt: $id is not RUNNING: $(c tasks ls)"
   pid=$(c tasks ls | awk -v id="$id" '$1 == id {print $2}')
@@ -164,11 +165,11 @@ for rt in "${runtimes[@]}"; do
     grep -q "^cgroup: .*:/$ns/$id\$" "$work/out" || fail "$rt: exec $probe is not in /$ns/$id: $(seen)"
     kind=native
     [[ $probe == *.wasm ]] && kind=wasm
-    for key in uid gid CapEff CapBnd NoNewPrivs; do note "$rt" "exec-$kind-$key" "$(value "$work/out" "$key")"; done
+    for key in uid gid CapEff CapBnd NoNewPrivs Seccomp; do note "$rt" "exec-$kind-$key" "$(value "$work/out" "$key")"; done
   done
   # The Wasm probe's identity is what the native one gets from runc.
   if [[ $rt != runc ]]; then
-    for key in uid gid CapEff CapBnd NoNewPrivs; do
+    for key in uid gid CapEff CapBnd NoNewPrivs Seccomp; do
       echo "exec-native-$key $(grep "^exec-wasm-$key " "$work/seen.$rt" | cut -d' ' -f2-)" >>"$work/seen.wasm-$rt"
     done
   fi
