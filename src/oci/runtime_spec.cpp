@@ -555,6 +555,21 @@ Expected<RuntimeSpec> readRuntimeSpec(const std::filesystem::path& bundle) {
   return spec;
 }
 
+Expected<ProcessSpec> parseProcessSpec(std::string_view text) {
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return invalid("process: not valid JSON");
+  TRY(Object p, Object::of(doc, "process"));
+  if (!doc.contains("args")) return invalid("process.args is missing: nothing to run");
+  return parseProcess(p);
+}
+
+Expected<Resources> parseLinuxResources(std::string_view text) {
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return invalid("linux.resources: not valid JSON");
+  TRY(Object o, Object::of(doc, "linux.resources"));
+  return parseResources(o);
+}
+
 std::string envValue(const std::vector<std::string>& env, std::string_view key) {
   std::string value;
   for (const std::string& entry : env)

@@ -146,6 +146,13 @@ Expected<RuntimeSpec> parseRuntimeSpec(std::string_view json);
 // Reads and parses <bundle>/config.json; errors carry the file's path.
 Expected<RuntimeSpec> readRuntimeSpec(const std::filesystem::path& bundle);
 
+// A runtime-spec Process object alone (what ExecProcessRequest.spec holds), with the
+// checks parseRuntimeSpec makes on "process"; fields are named "process.<field>".
+Expected<ProcessSpec> parseProcessSpec(std::string_view json);
+// A runtime-spec LinuxResources object alone (what UpdateTaskRequest.resources holds);
+// fields are named "linux.resources.<field>".
+Expected<Resources> parseLinuxResources(std::string_view json);
+
 // The value of KEY in a "KEY=VALUE" list, the last one winning as in execve's environ
 // lookups; empty when absent.
 std::string envValue(const std::vector<std::string>& env, std::string_view key);

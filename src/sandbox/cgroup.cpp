@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -292,6 +294,8 @@ class CgroupfsCgroup final : public Cgroup {
   Expected<CgroupStats> stats() const override;
   Expected<uint64_t> oomKillCount() const override;
   Expected<std::vector<pid_t>> pids() const override;
+  Expected<void> setFrozen(bool frozen) override;
+  Expected<UniqueFd> oomNotifier() const override;
   Expected<void> destroy() override;
 
   // Makes the missing directories down to each leaf.
@@ -729,6 +733,73 @@ Expected<std::vector<pid_t>> CgroupfsCgroup::pids() const {
     }
   }
   return std::vector<pid_t>(pids.begin(), pids.end());
+}
+
+// --- freezer and OOM notifications -------------------------------------------------------
+
+Expected<void> CgroupfsCgroup::setFrozen(bool frozen) {
+  // How long the kernel may take: a task in an uninterruptible sleep freezes only once it
+  // wakes. runc retries the write, as the v1 freezer can fall back to THAWED meanwhile.
+  constexpr auto kFreezeTimeout = std::chrono::seconds(5);
+  Clock::time_point deadline = Clock::now() + kFreezeTimeout;
+  const Hierarchy* v1 = v2() ? nullptr : hierarchyFor("freezer");
+  const Hierarchy* unifiedHierarchy = unified();
+  if (!v1 && !(unifiedHierarchy && pathExists(unifiedHierarchy->leaf / "cgroup.freeze"))) {
+    return makeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("cgroup {}: no freezer (neither the v1 freezer controller nor "
+                                 "cgroup v2's cgroup.freeze)",
+                                 path_));
+  }
+  auto done = [&]() -> bool {
+    if (v1) {
+      auto state = readText(v1->leaf / "freezer.state");
+      return state && trim(*state) == (frozen ? "FROZEN" : "THAWED");
+    }
+    auto events = readText(unifiedHierarchy->leaf / "cgroup.events");
+    return events && valueOf(parseKeyedValues(*events), "frozen") == (frozen ? 1u : 0u);
+  };
+  for (;;) {
+    int err = v1 ? writeText(v1->leaf / "freezer.state", frozen ? "FROZEN" : "THAWED")
+                 : writeText(unifiedHierarchy->leaf / "cgroup.freeze", frozen ? "1" : "0");
+    if (err != 0) {
+      return makeSysError(fmt::format("{} cgroup {}", frozen ? "freezing" : "thawing", path_), err);
+    }
+    for (int i = 0; i < 20; ++i) {
+      if (done()) return {};
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (Clock::now() > deadline) break;
+  }
+  if (frozen) (void)setFrozen(false);
+  return makeError(ErrorCode::kUnavailable, fmt::format("cgroup {} did not become {} within {} s",
+                                                        path_, frozen ? "frozen" : "thawed",
+                                                        kFreezeTimeout / std::chrono::seconds(1)));
+}
+
+Expected<UniqueFd> CgroupfsCgroup::oomNotifier() const {
+  const Hierarchy* memory = hierarchyFor("memory");
+  if (!memory) {
+    return makeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("cgroup {}: the memory controller is not mounted", path_));
+  }
+  if (v2() || memory->mount.unified) {
+    UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    if (!fd) return makeSysError("inotify_init1");
+    fs::path events = memory->leaf / "memory.events";
+    if (::inotify_add_watch(fd.get(), events.c_str(), IN_MODIFY) < 0)
+      return makeSysError("watching " + events.string());
+    return fd;
+  }
+  UniqueFd event(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!event) return makeSysError("eventfd");
+  fs::path control = memory->leaf / "memory.oom_control";
+  UniqueFd oomControl(::open(control.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!oomControl) return makeSysError("opening " + control.string());
+  // The kernel keeps the eventfd; the oom_control file is needed only to register it.
+  std::string registration = fmt::format("{} {}", event.get(), oomControl.get());
+  if (int err = writeText(memory->leaf / "cgroup.event_control", registration))
+    return makeSysError(fmt::format("registering for OOM events of cgroup {}", path_), err);
+  return event;
 }
 
 // --- destroy ----------------------------------------------------------------------------

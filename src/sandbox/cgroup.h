@@ -53,6 +53,16 @@ class Cgroup {
   virtual Expected<uint64_t> oomKillCount() const = 0;
   // The pids in the cgroup (as the host sees them).
   virtual Expected<std::vector<pid_t>> pids() const = 0;
+  // Freezes (true) or thaws (false) every process of the cgroup (the v1 freezer where it is
+  // mounted, else v2's cgroup.freeze) and waits until the kernel says it is done.
+  // FailedPrecondition without a freezer; Unavailable when the processes would not freeze
+  // (the cgroup is thawed again then).
+  virtual Expected<void> setFrozen(bool frozen) = 0;
+  // An fd that becomes readable each time the kernel's OOM killer acts in this cgroup (v1:
+  // an eventfd registered on memory.oom_control through cgroup.event_control; v2: inotify
+  // on memory.events). Read it (8 bytes or the inotify events) to rearm it; it may also
+  // fire when the cgroup is removed. FailedPrecondition without a memory controller.
+  virtual Expected<UniqueFd> oomNotifier() const = 0;
   // SIGKILLs what is left in the cgroup, waits for it to empty (up to ~1 s) and removes
   // the cgroup's directories. Idempotent.
   virtual Expected<void> destroy() = 0;

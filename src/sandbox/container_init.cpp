@@ -26,6 +26,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "sandbox/mount_options.h"
+#include "sandbox/pty.h"
 
 namespace runwasi::sandbox {
 namespace {
@@ -591,6 +592,23 @@ Expected<void> applyCapabilities(const oci::Capabilities& caps, bool execFollows
   return {};
 }
 
+// What a process of the container gets from its own process spec, whether it is the
+// container's first process or an exec: oom_score_adj, rlimits, the bounding set, user and
+// groups, umask and working directory.
+Expected<void> applyProcessIdentity(const oci::ProcessSpec& process) {
+  applyOomScoreAdj(process);
+  TRY_VOID(applyRlimits(process));
+  if (process.capabilities) TRY_VOID(dropBoundingSet(*process.capabilities));
+  // Keep the permitted set across the uid change; dropPrivileges sets it as the spec says.
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+    return sysFieldError("process.user", "PR_SET_KEEPCAPS");
+  TRY_VOID(switchUser(process.user));
+  ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  ::umask(process.user.umask.value_or(022));
+  if (::chdir(process.cwd.c_str()) != 0) return sysFieldError("process.cwd", process.cwd);
+  return {};
+}
+
 }  // namespace
 
 Expected<void> checkSandboxSpec(const oci::RuntimeSpec& spec) {
@@ -675,19 +693,39 @@ Expected<void> enterSandbox(const SandboxContext& c) {
     return sysFieldError("hostname", spec.hostname);
   TRY_VOID(applySysctls(linux));
   if (linux.hasNamespace("mount")) TRY_VOID(finishRootfs(spec));
-  applyOomScoreAdj(spec.process);
-  TRY_VOID(applyRlimits(spec.process));
+  if (c.consoleSocket >= 0) TRY_VOID(setupConsole(c.consoleSocket));
+  return applyProcessIdentity(spec.process);
+}
 
-  if (spec.process.capabilities) TRY_VOID(dropBoundingSet(*spec.process.capabilities));
-  // Keep the permitted set across the uid change; dropPrivileges sets it as the spec says.
-  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
-    return sysFieldError("process.user", "PR_SET_KEEPCAPS");
-  TRY_VOID(switchUser(spec.process.user));
-  ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-  ::umask(spec.process.user.umask.value_or(022));
-  if (::chdir(spec.process.cwd.c_str()) != 0)
-    return sysFieldError("process.cwd", spec.process.cwd);
-  return {};
+Expected<void> joinSandbox(const SandboxContext& c) {
+  const oci::RuntimeSpec& spec = *c.spec;
+  if (c.cgroupProcs) TRY_VOID(joinCgroup(*c.cgroupProcs));
+  int mountNamespace = -1;
+  if (c.namespaceTypes && c.namespaceFds) {
+    for (size_t i = 0; i < c.namespaceTypes->size() && i < c.namespaceFds->size(); ++i) {
+      const std::string& type = (*c.namespaceTypes)[i];
+      int fd = (*c.namespaceFds)[i].get();
+      if (type == "pid") continue;  // the zygote forked us into it
+      if (type == "mount") {
+        mountNamespace = fd;
+        continue;
+      }
+      if (::setns(fd, namespaceFlag(type)) != 0)
+        return sysFieldError("linux.namespaces",
+                             fmt::format("joining the container's {} namespace", type));
+    }
+  }
+  // Last: setns into a mount namespace makes its root (the container's, after its
+  // pivot_root) this process's root and working directory.
+  if (mountNamespace >= 0) {
+    if (::setns(mountNamespace, CLONE_NEWNS) != 0)
+      return sysFieldError("linux.namespaces", "joining the container's mount namespace");
+  } else if (::chroot(c.rootfs.c_str()) != 0 || ::chdir("/") != 0) {
+    return sysFieldError("root.path", "chroot into " + c.rootfs);
+  }
+  if (c.namespaceFds) c.namespaceFds->clear();
+  if (c.consoleSocket >= 0) TRY_VOID(setupConsole(c.consoleSocket));
+  return applyProcessIdentity(spec.process);
 }
 
 Expected<void> dropPrivileges(const oci::ProcessSpec& process, const SeccompProgram* seccomp,

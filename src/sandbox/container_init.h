@@ -42,6 +42,11 @@ struct SandboxContext {
   const oci::RuntimeSpec* spec = nullptr;  // spec->linux is engaged
   std::string rootfs;                      // the rootfs on the host
   std::vector<UniqueFd>* cgroupProcs = nullptr;  // cgroup.procs files to join (consumed)
+  int consoleSocket = -1;  // valid: make a pty in the new root and send its master here
+  // joinSandbox: the running container's namespaces (spec types, and fds of
+  // /proc/<init>/ns/...); a pid namespace among them was entered by the zygote already.
+  const std::vector<std::string>* namespaceTypes = nullptr;
+  std::vector<UniqueFd>* namespaceFds = nullptr;
 };
 
 // In the container process, as root: joins the cgroup and the namespaces given by path,
@@ -50,6 +55,13 @@ struct SandboxContext {
 // paths, sets hostname, sysctls, oom_score_adj (EPERM only logged), rlimits, the user and
 // groups, umask and the working directory. Errors carry errno and name the spec field.
 Expected<void> enterSandbox(const SandboxContext& context);
+
+// For an exec, as root: joins the running container's cgroup and namespaces (its mount
+// namespace last, which puts the process in the container's root; without one, a chroot
+// into `rootfs`), makes the pty when asked, and sets the process's rlimits,
+// oom_score_adj, bounding set, user and groups, umask and working directory, as
+// enterSandbox does for the container's own process.
+Expected<void> joinSandbox(const SandboxContext& context);
 
 // Then: no_new_privs, the seccomp filter (`seccomp` may be null) and the capability sets,
 // in the order that lets each step still succeed. Without `execFollows` (a module runs in

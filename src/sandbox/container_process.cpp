@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "oci/runtime_spec.h"
 #include "sandbox/container_init.h"
+#include "sandbox/pty.h"
 
 namespace runwasi::sandbox {
 namespace {
@@ -91,9 +92,9 @@ Expected<SeccompProgram> receivedSeccomp(protocol::ReceivedRequest& received) {
   return program;
 }
 
-// Everything between the fork and the workload for a sandboxed container; the outcome
-// goes to the shim on the status pipe. Returns the WASI host for a module (null for a
-// native executable).
+// Everything between the fork and the workload for a sandboxed container (or, for an
+// exec, joining a running one); the outcome goes to the shim on the status pipe. Returns the WASI
+// host for a module (null for a native executable).
 Expected<std::unique_ptr<wasi::Host>> enterContainer(protocol::ReceivedRequest& received,
                                                      oci::RuntimeSpec& spec) {
   const SpawnRequest& r = received.request;
@@ -104,7 +105,15 @@ Expected<std::unique_ptr<wasi::Host>> enterContainer(protocol::ReceivedRequest& 
     TRY(seccomp, receivedSeccomp(received));
   }
   SandboxContext context{&spec, r.rootfs, &received.cgroupProcsFds};
-  TRY_VOID(enterSandbox(context));
+  context.consoleSocket = received.consoleSocketFd.get();
+  if (r.exec) {
+    context.namespaceTypes = &r.namespaceTypes;
+    context.namespaceFds = &received.namespaceFds;
+    TRY_VOID(joinSandbox(context));
+  } else {
+    TRY_VOID(enterSandbox(context));
+  }
+  received.consoleSocketFd.reset();
   std::unique_ptr<wasi::Host> host;
   if (!r.nativePath.empty()) {
     if (::access(r.nativePath.c_str(), X_OK) != 0)
@@ -181,6 +190,15 @@ void runContainer(engine::Engine& engine, protocol::ReceivedRequest& received,
     if (spec.linux->hasNamespace("pid") && ::getpid() == 1) terminateOnSignals();
   } else {
     if (!r.nativePath.empty()) fail("a native executable runs only in a sandbox");
+    if (received.consoleSocketFd) {
+      auto console = setupConsole(received.consoleSocketFd.get());
+      received.consoleSocketFd.reset();
+      if (received.statusFd) {
+        reportSetup(received.statusFd.get(), console);
+        received.statusFd.reset();
+      }
+      if (!console) fail(console.error().message);
+    }
     std::filesystem::path workdir =
         std::filesystem::path(r.rootfs) / std::filesystem::path(r.cwd).relative_path();
     if (!r.rootfs.empty() && ::chdir(workdir.c_str()) != 0)

@@ -24,6 +24,7 @@ enum FdBit : uint32_t {
   kStartGate = 32,
   kSeccomp = 64,
   kStatus = 128,
+  kConsoleSocket = 256,
 };
 
 class Writer {
@@ -164,7 +165,11 @@ Expected<void> sendRequest(int socket, const SpawnRequest& r) {
   add(r.startGateFd, kStartGate);
   add(r.seccompFd, kSeccomp);
   add(r.statusFd, kStatus);
+  add(r.consoleSocketFd, kConsoleSocket);
   for (int fd : r.cgroupProcsFds) fds.push_back(fd);  // after the optional ones, counted
+  if (r.namespaceFds.size() != r.namespaceTypes.size())
+    return makeError(ErrorCode::kInvalidArgument, "spawn request: one fd per namespace type");
+  for (int fd : r.namespaceFds) fds.push_back(fd);  // after the cgroup ones, counted
 
   Writer w;
   w.u32(kRequestMagic);
@@ -190,6 +195,8 @@ Expected<void> sendRequest(int socket, const SpawnRequest& r) {
   w.u32(static_cast<uint32_t>(r.cgroupProcsFds.size()));
   w.u32(r.seccompFlags);
   w.str(r.nativePath);
+  w.u32(r.exec ? 1 : 0);
+  w.strs(r.namespaceTypes);
   if (fds.size() > kMaxFds)
     return makeError(ErrorCode::kInvalidArgument,
                      fmt::format("spawn request has {} fds, limit {}", fds.size(), kMaxFds));
@@ -227,24 +234,28 @@ Expected<std::optional<ReceivedRequest>> receiveRequest(int socket) {
   uint32_t cgroupFds = rd.u32();
   r.seccompFlags = rd.u32();
   r.nativePath = rd.str();
+  r.exec = rd.u32() != 0;
+  r.namespaceTypes = rd.strs();
   if (!rd.ok() || magic != kRequestMagic)
     return makeError(ErrorCode::kInvalidArgument, "malformed spawn request");
 
   size_t next = 0;
-  for (auto [bit, slot] : {std::pair{kStdin, &out.stdinFd}, std::pair{kStdout, &out.stdoutFd},
-                           std::pair{kStderr, &out.stderrFd}, std::pair{kModule, &out.moduleFd},
-                           std::pair{kArtifact, &out.artifactFd},
-                           std::pair{kStartGate, &out.startGateFd},
-                           std::pair{kSeccomp, &out.seccompFd},
-                           std::pair{kStatus, &out.statusFd}}) {
+  for (auto [bit, slot] :
+       {std::pair{kStdin, &out.stdinFd}, std::pair{kStdout, &out.stdoutFd},
+        std::pair{kStderr, &out.stderrFd}, std::pair{kModule, &out.moduleFd},
+        std::pair{kArtifact, &out.artifactFd}, std::pair{kStartGate, &out.startGateFd},
+        std::pair{kSeccomp, &out.seccompFd}, std::pair{kStatus, &out.statusFd},
+        std::pair{kConsoleSocket, &out.consoleSocketFd}}) {
     if (!(mask & bit)) continue;
     if (next >= fds.size())
       return makeError(ErrorCode::kInvalidArgument, "spawn request is missing its fds");
     *slot = std::move(fds[next++]);
   }
-  if (fds.size() - next != cgroupFds)
-    return makeError(ErrorCode::kInvalidArgument, "spawn request is missing its cgroup fds");
-  for (; next < fds.size(); ++next) out.cgroupProcsFds.push_back(std::move(fds[next]));
+  if (fds.size() - next != cgroupFds + r.namespaceTypes.size())
+    return makeError(ErrorCode::kInvalidArgument,
+                     "spawn request is missing its cgroup or namespace fds");
+  for (uint32_t i = 0; i < cgroupFds; ++i) out.cgroupProcsFds.push_back(std::move(fds[next++]));
+  for (; next < fds.size(); ++next) out.namespaceFds.push_back(std::move(fds[next]));
   return out;
 }
 

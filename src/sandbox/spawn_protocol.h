@@ -20,8 +20,10 @@ inline constexpr size_t kMaxFds = 64;
 // A request as the zygote sees it: the fds it received are owned here.
 struct ReceivedRequest {
   SpawnRequest request;  // its fd fields are -1; the fds are below
-  UniqueFd stdinFd, stdoutFd, stderrFd, moduleFd, artifactFd, startGateFd, seccompFd, statusFd;
+  UniqueFd stdinFd, stdoutFd, stderrFd, moduleFd, artifactFd, startGateFd, seccompFd, statusFd,
+      consoleSocketFd;
   std::vector<UniqueFd> cgroupProcsFds;
+  std::vector<UniqueFd> namespaceFds;  // one per request.namespaceTypes entry
 };
 
 // Encodes a request with its fds (as borrowed by `request`) and sends it.

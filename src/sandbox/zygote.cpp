@@ -115,16 +115,14 @@ Expected<engine::ModuleSource> loadModule(const protocol::ReceivedRequest& recei
   return engine::makeModuleSource(std::move(name), std::move(bytes));
 }
 
-// Clones into the pid namespace at `path` (setns changes only where our children go), and
+// Clones into the pid namespace `target` (setns changes only where our children go), and
 // comes back to our own for the next request.
-Expected<pid_t> forkIntoPidNamespace(pid_t* tidSlot, uint64_t namespaces,
-                                     const std::string& path) {
-  UniqueFd target(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!target) return makeSysError(fmt::format("opening the pid namespace {}", path));
+Expected<pid_t> forkIntoPidNamespace(pid_t* tidSlot, uint64_t namespaces, int target,
+                                     const std::string& what) {
   UniqueFd own(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
   if (!own) return makeSysError("opening the zygote's pid namespace");
-  if (::setns(target.get(), CLONE_NEWPID) != 0)
-    return makeSysError(fmt::format("joining the pid namespace {}", path));
+  if (::setns(target, CLONE_NEWPID) != 0)
+    return makeSysError(fmt::format("joining the pid namespace {}", what));
   pid_t pid = forkAsSibling(tidSlot, namespaces & ~static_cast<uint64_t>(CLONE_NEWPID));
   int err = errno;
   if (pid != 0 && ::setns(own.get(), CLONE_NEWPID) != 0) ::_exit(1);  // cannot go on safely
@@ -141,12 +139,20 @@ Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
   if (r.nativePath.empty()) {
     TRY(module, loadModule(received));
   }
+  // An exec enters the container's pid namespace by the fd it came with.
+  int pidNamespaceFd = -1;
+  for (size_t i = 0; i < r.namespaceTypes.size() && i < received.namespaceFds.size(); ++i)
+    if (r.namespaceTypes[i] == "pid") pidNamespaceFd = received.namespaceFds[i].get();
   pid_t pid;
-  if (r.pidNamespace.empty()) {
+  if (pidNamespaceFd >= 0) {
+    TRY(pid, forkIntoPidNamespace(tidSlot, r.cloneFlags, pidNamespaceFd, "of the container"));
+  } else if (!r.pidNamespace.empty()) {
+    UniqueFd target(::open(r.pidNamespace.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!target) return makeSysError(fmt::format("opening the pid namespace {}", r.pidNamespace));
+    TRY(pid, forkIntoPidNamespace(tidSlot, r.cloneFlags, target.get(), r.pidNamespace));
+  } else {
     pid = forkAsSibling(tidSlot, r.cloneFlags);
     if (pid < 0) return makeSysError("cannot fork the container process");
-  } else {
-    TRY(pid, forkIntoPidNamespace(tidSlot, r.cloneFlags, r.pidNamespace));
   }
   if (pid == 0) {
     ::close(socket);  // the shim must see EOF when the zygote goes, not when containers do

@@ -56,6 +56,18 @@ struct SpawnRequest {
   uint32_t seccompFlags = 0;          // SECCOMP_FILTER_FLAG_*
   int statusFd = -1;                  // the write end of the set-up status pipe
   std::string nativePath;             // execve this path (inside the container), no module
+
+  // An exec: instead of a new sandbox, the process joins a running container's
+  // (sandboxSpec then holds the container's spec with the exec's process): its cgroup
+  // (cgroupProcsFds), the namespaces below (the zygote enters a pid namespace around the
+  // fork, so the process is inside it; the process joins the others), and its root.
+  bool exec = false;
+  std::vector<std::string> namespaceTypes;  // spec types: "pid", "mount", "network", ...
+  std::vector<int> namespaceFds;            // /proc/<init>/ns/... of each, in that order
+  // When valid: the process gets a pseudo-terminal made in its own root (its /dev/ptmx)
+  // as stdin/stdout/stderr and controlling tty, and sends the master here (SCM_RIGHTS)
+  // before it reports its set-up status; stdinFd/stdoutFd/stderrFd are unused then.
+  int consoleSocketFd = -1;
 };
 
 // Exit status of a container process that could not load or start its module after the

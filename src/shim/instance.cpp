@@ -5,13 +5,16 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "common/file.h"
 #include "common/log.h"
@@ -19,6 +22,7 @@
 #include "engine/module_info.h"
 #include "oci/entrypoint.h"
 #include "sandbox/container_init.h"
+#include "sandbox/pty.h"
 #include "sandbox/seccomp.h"
 
 namespace runwasi::shim {
@@ -161,25 +165,17 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
                                                      InstanceEnvironment& env,
                                                      Reaper::OnExit onExit) {
   std::unique_ptr<Instance> instance(new Instance());
+  instance->env_ = &env;
   instance->id_ = request.id;
   // Whatever fails below, the destructor undoes what was done (cgroup, rootfs mounts).
-  if (request.terminal)
-    return makeError(ErrorCode::kInvalidArgument,
-                     fmt::format("{} does not support a terminal (terminal: true) yet: run "
-                                 "the container without -t/--tty",
-                                 env.shimName));
   fs::path configPath = request.bundle / "config.json";
   TRY(Bytes configBytes, readFile(configPath));
-  std::string config(configBytes.begin(), configBytes.end());
+  instance->config_.assign(configBytes.begin(), configBytes.end());
+  const std::string& config = instance->config_;
   TRY(instance->spec_, oci::parseRuntimeSpec(config).map_error([&](Error e) {
     return std::move(e).context(fmt::format("reading the bundle's spec {}", configPath.string()));
   }));
   const oci::RuntimeSpec& spec = instance->spec_;
-  if (spec.process.terminal)
-    return makeError(ErrorCode::kInvalidArgument,
-                     fmt::format("{} does not support a terminal (process.terminal: true) yet: "
-                                 "run the container without -t/--tty",
-                                 env.shimName));
   TRY_VOID(sandbox::checkSandboxSpec(spec));
   fs::path rootPath(spec.rootPath);
   instance->rootfs_ = rootPath.is_absolute() ? rootPath : request.bundle / rootPath;
@@ -220,8 +216,6 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
     }
   }
 
-  TRY(StdioFds stdio, openStdio(request.stdio));
-  instance->outputReaders_ = holdOutputReaders(request.stdio);
   UniqueFd moduleFd, artifact;
   if (!entry.native) {
     // One copy of the module for the zygote, shared by the precompile and the container.
@@ -233,14 +227,6 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
                                               }));
   }
 
-  int gate[2];
-  if (::pipe2(gate, O_CLOEXEC) != 0) return makeSysError("creating the start gate");
-  UniqueFd gateRead(gate[0]);
-  instance->startGate_.reset(gate[1]);
-  int status[2];
-  if (::pipe2(status, O_CLOEXEC) != 0) return makeSysError("creating the status pipe");
-  UniqueFd statusRead(status[0]), statusWrite(status[1]);
-
   sandbox::SpawnRequest spawn;
   spawn.containerId = request.id;
   spawn.modulePath = entry.pathInRootfs;  // for messages; the bytes come from moduleFd
@@ -251,10 +237,6 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
   spawn.env = spec.process.env;
   spawn.rootfs = instance->rootfs_.string();
   spawn.cwd = spec.process.cwd;
-  spawn.stdinFd = stdio.in.get();
-  spawn.stdoutFd = stdio.out.get();
-  spawn.stderrFd = stdio.err.get();
-  spawn.startGateFd = gateRead.get();
   if (sandboxed) {
     spawn.sandboxSpec = config;
     if (spec.linux) {
@@ -264,87 +246,212 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
     for (const UniqueFd& fd : cgroupProcs) spawn.cgroupProcsFds.push_back(fd.get());
     spawn.seccompFd = seccompFd.get();
     spawn.seccompFlags = seccompFlags;
-    spawn.statusFd = statusWrite.get();
     if (entry.native) spawn.nativePath = entry.pathInRootfs;
   }
-  TRY(instance->pid_, env.zygote->spawn(spawn));
+  // containerd passes the request's terminal flag; a spec edited by hand may say it alone.
+  const bool terminal = request.terminal || spec.process.terminal;
+  TRY(instance->process_,
+      instance->launch(spawn, request.stdio, terminal, sandboxed, request.id, std::move(onExit)));
+  instance->pid_ = instance->process_->pid();
+  log::info("{}: created pid {} for {}{}{}", request.id, instance->pid_, entry.pathInRootfs,
+            entry.native ? " (native)" : "", terminal ? " with a terminal" : "");
+  return instance;
+}
+
+Expected<std::unique_ptr<TaskProcess>> Instance::launch(sandbox::SpawnRequest& spawn,
+                                                        const StdioPaths& paths, bool terminal,
+                                                        bool reportsStatus, const std::string& name,
+                                                        Reaper::OnExit onExit) {
+  TaskProcess::Parts parts;
+  parts.name = name;
+  // With a terminal the process makes its pty and stdio is the shim's to copy: its stdin
+  // FIFO into the master, the master into its stdout FIFO.
+  StdioPaths processStdio = terminal ? StdioPaths{} : paths;
+  TRY(StdioFds stdio, openStdio(processStdio));
+  StdioFds consoleStdio;
+  UniqueFd consoleOurs, consoleTheirs;
+  if (terminal) {
+    TRY(consoleStdio, openStdio(StdioPaths{paths.stdinPath, paths.stdoutPath, ""}));
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+      return makeSysError("creating the console socket");
+    consoleOurs.reset(pair[0]);
+    consoleTheirs.reset(pair[1]);
+    reportsStatus = true;  // the master comes before the status
+  }
+  parts.outputReaders = holdOutputReaders(paths);
+  parts.stdinWriter = holdStdinWriter(paths);
+
+  int gate[2];
+  if (::pipe2(gate, O_CLOEXEC) != 0) return makeSysError("creating the start gate");
+  UniqueFd gateRead(gate[0]);
+  parts.startGate.reset(gate[1]);
+  int status[2];
+  if (::pipe2(status, O_CLOEXEC) != 0) return makeSysError("creating the status pipe");
+  UniqueFd statusRead(status[0]), statusWrite(status[1]);
+
+  spawn.stdinFd = stdio.in.get();
+  spawn.stdoutFd = stdio.out.get();
+  spawn.stderrFd = stdio.err.get();
+  spawn.startGateFd = gateRead.get();
+  spawn.consoleSocketFd = consoleTheirs.get();
+  if (reportsStatus) spawn.statusFd = statusWrite.get();
+  TRY(parts.pid, env_->zygote->spawn(spawn));
   statusWrite.reset();  // EOF once the process has written its status, or died
+  consoleTheirs.reset();
+  auto failed = [&](Error error) -> tl::unexpected<Error> {
+    ::kill(parts.pid, SIGKILL);
+    (void)env_->reaper->waitFor(parts.pid);
+    log::warn("{}: the process's set-up failed: {}", name, error.message);
+    return tl::unexpected(std::move(error));
+  };
+  if (reportsStatus) {
+    if (auto ready = sandbox::readSetupStatus(statusRead.get()); !ready)
+      return failed(std::move(ready).error());
+  }
+  if (terminal) {
+    auto master = sandbox::receiveConsole(consoleOurs.get());
+    if (!master) return failed(std::move(master).error());
+    auto console = Console::start(std::move(*master), std::move(consoleStdio.in),
+                                  std::move(consoleStdio.out), name);
+    if (!console) return failed(std::move(console).error());
+    parts.console = std::move(*console);
+  }
+  pid_t pid = parts.pid;
+  auto process = std::make_unique<TaskProcess>(std::move(parts));
+  env_->reaper->watch(pid, std::move(onExit));
+  return process;
+}
+
+Expected<std::unique_ptr<TaskProcess>> Instance::exec(const ExecRequest& request,
+                                                      Reaper::OnExit onExit) {
+  const std::string name = fmt::format("{}/{}", id_, request.execId);
+  TRY(oci::ProcessSpec process, oci::parseProcessSpec(request.processJson).map_error([](Error e) {
+    return std::move(e).context("the exec process spec");
+  }));
+  if (pid_ <= 0) return makeError(ErrorCode::kFailedPrecondition, "the container has no process");
+  const bool sandboxed = spec_.linux.has_value();
+  const bool ownMountNamespace = sandboxed && spec_.linux->hasNamespace("mount");
+  // The container's root as its processes see it now, mounts included.
+  fs::path root = ownMountNamespace ? fs::path(fmt::format("/proc/{}/root", pid_)) : rootfs_;
+  TRY(ResolvedEntrypoint entry, resolveEntrypoint(process, root, *env_->engine));
+
+  // The container's spec with the exec's process: what the process applies to itself.
+  nlohmann::json merged = nlohmann::json::parse(config_, nullptr, false);
+  nlohmann::json processJson = nlohmann::json::parse(request.processJson, nullptr, false);
+  if (merged.is_discarded() || processJson.is_discarded())
+    return makeError(ErrorCode::kInternal, "re-reading the container's spec");
+  merged["process"] = std::move(processJson);
+
+  // Its namespaces, by the container process's /proc entries (also those it joined by
+  // path). Opened while that process is known alive: a zombie has none.
+  static const std::map<std::string, std::string> kProcNames = {
+      {"pid", "pid"}, {"network", "net"}, {"mount", "mnt"},
+      {"ipc", "ipc"}, {"uts", "uts"},     {"cgroup", "cgroup"}};
+  std::vector<std::string> namespaceTypes;
+  std::vector<UniqueFd> namespaceFds;
   if (sandboxed) {
-    if (auto ready = sandbox::readSetupStatus(statusRead.get()); !ready) {
-      ::kill(instance->pid_, SIGKILL);
-      (void)env.reaper->waitFor(instance->pid_);
-      instance->pid_ = -1;
-      log::warn("{}: the container's set-up failed: {}", request.id, ready.error().message);
-      return tl::unexpected(std::move(ready).error());
+    for (const oci::Namespace& ns : spec_.linux->namespaces) {
+      auto procName = kProcNames.find(ns.type);
+      if (procName == kProcNames.end()) continue;
+      std::string path = fmt::format("/proc/{}/ns/{}", pid_, procName->second);
+      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) {
+        int err = errno;
+        // Gone (or a zombie): the container's process has exited.
+        return tl::unexpected(Error{
+            err == ENOENT || err == ESRCH ? ErrorCode::kFailedPrecondition : ErrorCode::kInternal,
+            err,
+            fmt::format("cannot exec in {}: opening its {} namespace {}: {}", id_, ns.type, path,
+                        std::strerror(err))});
+      }
+      namespaceTypes.push_back(ns.type);
+      namespaceFds.push_back(std::move(fd));
     }
   }
-  env.reaper->watch(instance->pid_, std::move(onExit));
-  log::info("{}: created pid {} for {}{}", request.id, instance->pid_, entry.pathInRootfs,
-            entry.native ? " (native)" : "");
-  return instance;
+  std::vector<UniqueFd> cgroupProcs;
+  UniqueFd seccompFd;
+  uint32_t seccompFlags = 0;
+  if (cgroup_) {
+    TRY(cgroupProcs, cgroup_->openProcsFiles());
+  }
+  if (sandboxed && spec_.linux->seccomp) {
+    TRY(sandbox::SeccompProgram program, sandbox::compileSeccomp(*spec_.linux->seccomp));
+    TRY(seccompFd, memfdWith(program.bpf, "runwasi-seccomp"));
+    seccompFlags = program.flags;
+  }
+  UniqueFd moduleFd, artifact;
+  if (!entry.native) {
+    TRY(moduleFd, memfdWith(entry.source.bytes, "runwasi-module"));
+    TRY(artifact, engine::precompiledArtifact(
+                      *env_->engine, entry.source, env_->cache, [&](const engine::ModuleSource& m) {
+                        return precompileInChild(*env_, id_, m, moduleFd.get());
+                      }));
+  }
+
+  sandbox::SpawnRequest spawn;
+  spawn.containerId = id_;
+  spawn.modulePath = entry.pathInRootfs;
+  spawn.moduleFd = moduleFd.get();
+  spawn.artifactFd = artifact.get();
+  spawn.function = entry.function;
+  spawn.args = process.args;
+  spawn.env = process.env;
+  spawn.rootfs = rootfs_.string();
+  spawn.cwd = process.cwd;
+  const bool confined = sandboxed || entry.native;
+  if (confined) {
+    spawn.exec = true;
+    spawn.sandboxSpec = merged.dump();
+    spawn.namespaceTypes = namespaceTypes;
+    for (const UniqueFd& fd : namespaceFds) spawn.namespaceFds.push_back(fd.get());
+    for (const UniqueFd& fd : cgroupProcs) spawn.cgroupProcsFds.push_back(fd.get());
+    spawn.seccompFd = seccompFd.get();
+    spawn.seccompFlags = seccompFlags;
+    if (entry.native) spawn.nativePath = entry.pathInRootfs;
+  }
+  const bool terminal = request.terminal || process.terminal;
+  TRY(auto launched, launch(spawn, request.stdio, terminal, confined, name, std::move(onExit)));
+  log::info("{}: exec {} is pid {} for {}{}{}", id_, request.execId, launched->pid(),
+            entry.pathInRootfs, entry.native ? " (native)" : "",
+            terminal ? " with a terminal" : "");
+  return launched;
 }
 
 Instance::~Instance() {
   if (auto done = destroy(); !done) log::warn("{}: {}", id_, done.error().message);
 }
 
-Expected<void> Instance::start() {
-  if (!startGate_)
-    return makeError(ErrorCode::kFailedPrecondition, fmt::format("{} was started already", id_));
-  char go = 1;
-  ssize_t n;
-  while ((n = ::write(startGate_.get(), &go, 1)) < 0 && errno == EINTR) {
-  }
-  int err = errno;
-  startGate_.reset();
-  if (n != 1) return makeSysError(fmt::format("starting {}", id_), err);
-  return {};
+Expected<void> Instance::setPaused(bool paused) {
+  if (!cgroup_)
+    return makeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("cannot {} task {}: it has no cgroup (its spec has no linux "
+                                 "section)",
+                                 paused ? "pause" : "resume", id_));
+  return cgroup_->setFrozen(paused);
 }
 
-Expected<void> Instance::kill(int signal) const {
-  if (pid_ <= 0 || ::kill(pid_, signal) != 0) {
-    if (pid_ <= 0 || errno == ESRCH)
-      return makeError(ErrorCode::kNotFound, "process already finished");
-    return makeSysError(fmt::format("sending signal {} to {}", signal, id_));
-  }
-  return {};
+Expected<void> Instance::update(const oci::Resources& resources) {
+  if (!cgroup_)
+    return makeError(ErrorCode::kFailedPrecondition,
+                     fmt::format("cannot update task {}: it has no cgroup (its spec has no "
+                                 "linux section)",
+                                 id_));
+  return cgroup_->apply(resources);
 }
 
-void Instance::waitForOutputDrained(std::chrono::milliseconds idle,
-                                    std::chrono::milliseconds limit) const {
-  auto unread = [this] {
-    int total = 0;
-    for (const UniqueFd& reader : outputReaders_) {
-      int n = 0;
-      if (::ioctl(reader.get(), FIONREAD, &n) == 0) total += n;
-    }
-    return total;
-  };
-  auto start = std::chrono::steady_clock::now();
-  auto lastProgress = start;
-  int left = unread();
-  while (left > 0) {
-    auto now = std::chrono::steady_clock::now();
-    if (now - lastProgress >= idle || now - start >= limit) {
-      log::debug("{}: {} bytes of output left unread", id_, left);
-      return;
-    }
-    ::usleep(1000);
-    int next = unread();
-    if (next < left) lastProgress = std::chrono::steady_clock::now();
-    left = next;
-  }
+Expected<std::vector<pid_t>> Instance::pids() const {
+  if (!cgroup_) return std::vector<pid_t>{pid_};
+  return cgroup_->pids();
 }
 
-bool Instance::oomKilled() const {
-  if (!cgroup_) return false;
-  auto kills = cgroup_->oomKillCount();
-  return kills && *kills > 0;
+uint64_t Instance::oomKillCount() const {
+  if (!cgroup_) return 0;
+  return cgroup_->oomKillCount().value_or(0);
 }
 
 Expected<void> Instance::destroy() {
-  startGate_.reset();
-  outputReaders_.clear();
+  if (process_) process_->release();
   if (cgroup_) {
     if (auto removed = cgroup_->destroy(); !removed)
       log::warn("{}: removing the cgroup: {}", id_, removed.error().message);

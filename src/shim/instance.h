@@ -20,6 +20,7 @@
 #include "shim/reaper.h"
 #include "shim/rootfs_mount.h"
 #include "shim/stdio_fifo.h"
+#include "shim/task_process.h"
 
 namespace runwasi::shim {
 
@@ -61,13 +62,22 @@ Expected<ResolvedEntrypoint> resolveEntrypoint(const oci::ProcessSpec& process,
                                                const std::filesystem::path& rootfs,
                                                const engine::Engine& engine);
 
+// What Exec asks for: an exec id, the runtime-spec Process (JSON), its stdio.
+struct ExecRequest {
+  std::string execId;
+  std::string processJson;  // ExecProcessRequest.spec's value
+  StdioPaths stdio;
+  bool terminal = false;
+};
+
 class Instance {
  public:
   // Reads and checks the spec, mounts the rootfs, resolves the entrypoint, creates the
-  // cgroup, compiles the seccomp profile, opens stdio, precompiles (or finds in the cache)
-  // a module's artifact, and forks the container process, which sets up its sandbox,
-  // reports how that went (a failure fails Create with its reason) and waits for start(). `onExit` runs once when that process exits (on the reaper's
-  // thread, or at once when it has already). Nothing is left behind on error.
+  // cgroup, compiles the seccomp profile, opens stdio (or has the process make a pty),
+  // precompiles (or finds in the cache) a module's artifact, and forks the container
+  // process, which sets up its sandbox, reports how that went (a failure fails Create with
+  // its reason) and waits for start(). `onExit` runs once when that process exits (on the
+  // reaper's thread, or at once when it has already). Nothing is left behind on error.
   static Expected<std::unique_ptr<Instance>> create(const InstanceRequest& request,
                                                     InstanceEnvironment& env,
                                                     Reaper::OnExit onExit);
@@ -79,33 +89,54 @@ class Instance {
   const oci::RuntimeSpec& spec() const { return spec_; }
   // The container's cgroup; null when the spec has no linux section.
   const sandbox::Cgroup* cgroup() const { return cgroup_.get(); }
-  // After the exit: whether the kernel's OOM killer killed a process of the container.
-  bool oomKilled() const;
+  // The container's own process (its stdio, console, start gate).
+  TaskProcess& process() { return *process_; }
+
+  // An exec: a native program or a module, resolved in the container's root as it is
+  // now, run by a process the zygote forks into the running container's namespaces,
+  // cgroup and root, with the exec's own user, capabilities, env, cwd, rlimits and stdio
+  // (or pty) and the container's seccomp profile. Like create(), it waits on its start
+  // gate once its set-up has succeeded; `onExit` runs once when it exits. InvalidArgument
+  // for a bad process spec, NotFound for a missing program; nothing is left on error.
+  Expected<std::unique_ptr<TaskProcess>> exec(const ExecRequest& request, Reaper::OnExit onExit);
+
+  // Freezes or thaws the container's cgroup (Pause, Resume).
+  Expected<void> setPaused(bool paused);
+  // Update: writes `resources` to the cgroup.
+  Expected<void> update(const oci::Resources& resources);
+  // Every process of the container: its cgroup's, or just its own process without one.
+  Expected<std::vector<pid_t>> pids() const;
+  // How many processes of the container the kernel's OOM killer has killed so far (0
+  // without a cgroup).
+  uint64_t oomKillCount() const;
 
   // Lets the process run its module.
-  Expected<void> start();
+  Expected<void> start() { return process_->start(); }
   // Sends `signal` to the process; NotFound once it is gone.
-  Expected<void> kill(int signal) const;
-  // After the process exited: waits while containerd is still reading what it wrote to the
-  // stdout/stderr FIFOs (bytes left in a pipe, and that number shrinking), so that a client
-  // that tears its FIFOs down as soon as Wait returns (`ctr run --rm`) loses nothing. Gives
-  // up when nobody reads (a detached task) for `idle`, and after `limit` in any case.
-  void waitForOutputDrained(std::chrono::milliseconds idle, std::chrono::milliseconds limit) const;
+  Expected<void> kill(int signal) const { return process_->kill(signal); }
   // Removes the cgroup (killing what is left in it), unmounts the rootfs (when Create
-  // mounted it) and releases the start gate. Call it after the process has exited.
+  // mounted it) and releases the process's stdio. Call it after the process has exited.
   // Idempotent.
   Expected<void> destroy();
 
  private:
   Instance() = default;
 
+  // What create() and exec() share: stdio (or the console), the start gate, the status
+  // pipe, the zygote's spawn, the set-up status, the reaper's watch.
+  Expected<std::unique_ptr<TaskProcess>> launch(sandbox::SpawnRequest& spawn,
+                                                const StdioPaths& stdio, bool terminal,
+                                                bool reportsStatus, const std::string& name,
+                                                Reaper::OnExit onExit);
+
+  InstanceEnvironment* env_ = nullptr;
   std::string id_;
+  std::string config_;  // config.json as read
   oci::RuntimeSpec spec_;
   std::filesystem::path rootfs_;
   bool mounted_ = false;
   std::unique_ptr<sandbox::Cgroup> cgroup_;
-  std::vector<UniqueFd> outputReaders_;  // see holdOutputReaders
-  UniqueFd startGate_;  // the write end; a byte starts the process, closing it ends it
+  std::unique_ptr<TaskProcess> process_;
   pid_t pid_ = -1;
 };
 

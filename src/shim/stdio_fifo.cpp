@@ -92,4 +92,12 @@ std::vector<UniqueFd> holdOutputReaders(const StdioPaths& paths) {
   return readers;
 }
 
+UniqueFd holdStdinWriter(const StdioPaths& paths) {
+  struct stat st {};
+  if (paths.stdinPath.empty() || ::stat(paths.stdinPath.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode))
+    return UniqueFd();
+  // Non-blocking so that the open cannot wait (a reader exists: the process's stdin).
+  return UniqueFd(::open(paths.stdinPath.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+}
+
 }  // namespace runwasi::shim

@@ -32,4 +32,9 @@ Expected<StdioFds> openStdio(const StdioPaths& paths);
 // SIGPIPE. Paths that are not FIFOs get none.
 std::vector<UniqueFd> holdOutputReaders(const StdioPaths& paths);
 
+// A write end of the stdin FIFO, held by the shim (as containerd's runc shim does) once
+// the process's read end is open: the process reads EOF only when the client has closed
+// its end and CloseIO has dropped this one. Invalid when stdin is not a FIFO.
+UniqueFd holdStdinWriter(const StdioPaths& paths);
+
 }  // namespace runwasi::shim

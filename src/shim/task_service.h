@@ -16,6 +16,7 @@
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
 #include "shim/event_publisher.h"
 #include "shim/instance.h"
+#include "shim/oom_watcher.h"
 #include "shim/task_state.h"
 #include "ttrpc/server.h"
 
@@ -33,8 +34,7 @@ class TaskService {
   TaskService(const TaskService&) = delete;
   TaskService& operator=(const TaskService&) = delete;
 
-  // Registers every Task RPC. Unimplemented ones (Exec, Pause, Resume, Update, ResizePty,
-  // Checkpoint) answer Unimplemented naming the RPC.
+  // Registers every Task RPC. Checkpoint answers Unimplemented, saying why.
   void registerWith(ttrpc::Server& server);
 
   size_t taskCount() const;
@@ -42,7 +42,9 @@ class TaskService {
   // their rootfs mounts: what the daemon does before it exits with tasks still there.
   void killAll(std::chrono::milliseconds timeout);
 
-  // The RPCs (public for tests, which call them without a socket).
+  // The RPCs (public for tests, which call them without a socket). Those taking an
+  // exec_id act on that exec process of the task (an empty one, or the task's own id,
+  // means the task's own process).
   Expected<containerd::task::v2::CreateTaskResponse> create(
       const containerd::task::v2::CreateTaskRequest& request);
   Expected<containerd::task::v2::StartResponse> start(
@@ -52,6 +54,8 @@ class TaskService {
       const containerd::task::v2::DeleteRequest& request);
   Expected<containerd::task::v2::StateResponse> state(
       const containerd::task::v2::StateRequest& request);
+  // Every process of the container (its cgroup's), an exec's with its exec id in a
+  // containerd.runc.v1.ProcessDetails, as runc's shim answers.
   Expected<containerd::task::v2::PidsResponse> pids(
       const containerd::task::v2::PidsRequest& request);
   Expected<containerd::task::v2::StatsResponse> stats(
@@ -60,24 +64,44 @@ class TaskService {
       const containerd::task::v2::ConnectRequest& request);
   Expected<void> closeIO(const containerd::task::v2::CloseIORequest& request);
   Expected<void> shutdown(const containerd::task::v2::ShutdownRequest& request);
-  // Answers when the task has exited (a long poll: does not hold a handler thread).
+  // A process run in the running (or created) container; Start with its exec_id runs it.
+  Expected<void> exec(const containerd::task::v2::ExecProcessRequest& request);
+  // The cgroup freezer; /tasks/paused, /tasks/resumed.
+  Expected<void> pause(const containerd::task::v2::PauseRequest& request);
+  Expected<void> resume(const containerd::task::v2::ResumeRequest& request);
+  // The runtime-spec LinuxResources JSON in `resources`, written to the cgroup.
+  Expected<void> update(const containerd::task::v2::UpdateTaskRequest& request);
+  Expected<void> resizePty(const containerd::task::v2::ResizePtyRequest& request);
+  // Unimplemented, with the reason.
+  Expected<void> checkpoint(const containerd::task::v2::CheckpointTaskRequest& request);
+  // Answers when the process has exited (a long poll: does not hold a handler thread).
   void wait(const containerd::task::v2::WaitRequest& request,
             std::function<void(Expected<containerd::task::v2::WaitResponse>)> reply);
 
  private:
+  struct Process;
   struct Task;
+  struct Found {
+    std::shared_ptr<Task> task;
+    std::shared_ptr<Process> process;
+  };
 
-  Expected<std::shared_ptr<Task>> find(const std::string& id, const std::string& execId) const;
+  Expected<std::shared_ptr<Task>> findTask(const std::string& id) const;
+  Expected<Found> find(const std::string& id, const std::string& execId) const;
   // The reaper's report: records the exit, publishes it (unless a start holds it), answers
   // the waiters.
-  void onExit(const std::shared_ptr<Task>& task, const ProcessExit& exit);
-  // Publishes /tasks/exit for an applied exit and answers the task's waiters.
-  void exitApplied(Task& task, const ExitInfo& exit);
+  void onExit(const std::shared_ptr<Task>& task, const std::shared_ptr<Process>& process,
+              const ProcessExit& exit);
+  // Publishes /tasks/exit for an applied exit and answers the process's waiters.
+  void exitApplied(Task& task, Process& process, const ExitInfo& exit);
+  // Publishes /tasks/oom when the cgroup counts OOM kills not reported yet.
+  void reportOom(Task& task);
   void publish(const google::protobuf::Message& event);
 
   InstanceEnvironment& env_;
   EventPublisher* events_;
   std::function<void()> requestShutdown_;
+  std::unique_ptr<OomWatcher> oomWatcher_;  // null when it could not start
 
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Task>> tasks_;  // guarded by mutex_

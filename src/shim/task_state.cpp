@@ -65,53 +65,55 @@ types::Status toProtoStatus(TaskStatus status) {
 namespace {
 
 tl::unexpected<Error> refuse(ErrorCode code, TaskEvent event, std::string_view id,
-                             std::string_view why) {
+                             std::string_view why, std::string_view noun = "task") {
   std::string_view verb = event == TaskEvent::kKillAll ? "kill" : taskEventName(event);
-  return makeError(code, fmt::format("cannot {} task {}: {}", verb, id, why));
+  return makeError(code, fmt::format("cannot {} {} {}: {}", verb, noun, id, why));
 }
 
-tl::unexpected<Error> notNow(TaskEvent event, std::string_view id, TaskStatus status) {
+tl::unexpected<Error> notNow(TaskEvent event, std::string_view id, TaskStatus status,
+                             std::string_view noun) {
   return refuse(ErrorCode::kFailedPrecondition, event, id,
-                fmt::format("it is {}", taskStatusName(status)));
+                fmt::format("it is {}", taskStatusName(status)), noun);
 }
 
 }  // namespace
 
-Expected<TaskStatus> nextStatus(TaskStatus from, TaskEvent event, std::string_view id) {
+Expected<TaskStatus> nextStatus(TaskStatus from, TaskEvent event, std::string_view id,
+                                std::string_view noun) {
   using S = TaskStatus;
   // Exits are facts: they always apply (a no-op once stopped or deleted).
   if (event == TaskEvent::kExit) {
     return from == S::kDeleted ? S::kDeleted : S::kStopped;
   }
   if (event == TaskEvent::kCreate) {
-    return refuse(ErrorCode::kAlreadyExists, event, id, "it already exists");
+    return refuse(ErrorCode::kAlreadyExists, event, id, "it already exists", noun);
   }
   // runc's deletedState wraps kill and delete in ErrNotFound; the shim has forgotten the
   // task by then anyway, so every request is NotFound.
-  if (from == S::kDeleted) return refuse(ErrorCode::kNotFound, event, id, "it is deleted");
+  if (from == S::kDeleted) return refuse(ErrorCode::kNotFound, event, id, "it is deleted", noun);
 
   switch (event) {
     case TaskEvent::kStart:
       if (from == S::kCreated) return S::kRunning;
-      return notNow(event, id, from);
+      return notNow(event, id, from, noun);
     case TaskEvent::kKill:
       // runc's kill on a stopped container fails "container not running", which
       // checkKillError turns into "process already finished: not found".
       if (from == S::kStopped) {
-        return refuse(ErrorCode::kNotFound, event, id, "process already finished");
+        return refuse(ErrorCode::kNotFound, event, id, "process already finished", noun);
       }
       return from;
     case TaskEvent::kKillAll:
       return from;
     case TaskEvent::kDelete:
       if (from == S::kCreated || from == S::kStopped) return S::kDeleted;
-      return notNow(event, id, from);
+      return notNow(event, id, from, noun);
     case TaskEvent::kPause:
       if (from == S::kRunning) return S::kPaused;
-      return notNow(event, id, from);
+      return notNow(event, id, from, noun);
     case TaskEvent::kResume:
       if (from == S::kPaused) return S::kRunning;
-      return notNow(event, id, from);
+      return notNow(event, id, from, noun);
     case TaskEvent::kCreate:
     case TaskEvent::kExit:
       break;  // handled above
@@ -119,7 +121,8 @@ Expected<TaskStatus> nextStatus(TaskStatus from, TaskEvent event, std::string_vi
   return makeError(ErrorCode::kInternal, "unknown task event");
 }
 
-TaskState::TaskState(std::string id) : id_(std::move(id)) {}
+TaskState::TaskState(std::string id, std::string noun)
+    : id_(std::move(id)), noun_(std::move(noun)) {}
 
 TaskStatus TaskState::status() const {
   std::lock_guard lock(mutex_);
@@ -135,9 +138,9 @@ Expected<TaskStatus> TaskState::transitionLocked(TaskEvent event) {
   // While Start runs the state still says created; a second start or a delete must not
   // slip in between.
   if (starting_ && (event == TaskEvent::kStart || event == TaskEvent::kDelete)) {
-    return refuse(ErrorCode::kFailedPrecondition, event, id_, "it is starting");
+    return refuse(ErrorCode::kFailedPrecondition, event, id_, "it is starting", noun_);
   }
-  TRY(TaskStatus next, nextStatus(status_, event, id_));
+  TRY(TaskStatus next, nextStatus(status_, event, id_, noun_));
   status_ = next;
   return next;
 }
@@ -159,9 +162,9 @@ Expected<TaskStatus> TaskState::transition(TaskEvent event) {
 Expected<void> TaskState::beginStart() {
   std::lock_guard lock(mutex_);
   if (starting_)
-    return refuse(ErrorCode::kFailedPrecondition, TaskEvent::kStart, id_, "it is starting");
+    return refuse(ErrorCode::kFailedPrecondition, TaskEvent::kStart, id_, "it is starting", noun_);
   // Checked, not applied: the task is running only once finishStart says so.
-  TRY_VOID(nextStatus(status_, TaskEvent::kStart, id_));
+  TRY_VOID(nextStatus(status_, TaskEvent::kStart, id_, noun_));
   starting_ = true;
   return {};
 }

@@ -46,7 +46,9 @@ containerd::v1::types::Status toProtoStatus(TaskStatus status);
 // runc's shim returns plain errors (gRPC Unknown) for the invalid starts, deletes, pauses
 // and resumes; here they are FailedPrecondition, as runwasi's shim answers, which
 // containerd's clients treat as "not now".
-Expected<TaskStatus> nextStatus(TaskStatus from, TaskEvent event, std::string_view id);
+// `noun` names what `id` is in messages: "task", or "exec process" for an exec.
+Expected<TaskStatus> nextStatus(TaskStatus from, TaskEvent event, std::string_view id,
+                                std::string_view noun = "task");
 
 // How the task's process ended.
 struct ExitInfo {
@@ -65,8 +67,8 @@ struct ExitInfo {
 // a start is applied at once. The first exit recorded wins; later ones are ignored.
 class TaskState {
  public:
-  // A task that Create has just made: status created.
-  explicit TaskState(std::string id);
+  // A task (or, with noun "exec process", an exec) that has just been made: status created.
+  explicit TaskState(std::string id, std::string noun = "task");
 
   const std::string& id() const { return id_; }
   TaskStatus status() const;
@@ -95,6 +97,7 @@ class TaskState {
   Expected<TaskStatus> transitionLocked(TaskEvent event);
 
   const std::string id_;
+  const std::string noun_;
   mutable std::mutex mutex_;
   TaskStatus status_ = TaskStatus::kCreated;  // guarded by mutex_
   std::optional<ExitInfo> exit_;              // guarded by mutex_

@@ -28,6 +28,9 @@
  *                "fork: K of N ok" and "fork error: <strerror of the first failure>"
  *                (or "fork error: none"), SIGKILL and reap the children; exit 0.
  *                In Wasm: "fork: not supported" / exit 1.
+ *   tty          "tty: FD yes|no" for fds 0, 1 and 2 (isatty); native also prints
+ *                "ttyname: PATH" (or "ttyname: error <strerror>") and "winsize: ROWS COLS"
+ *                of fd 0 (TIOCGWINSZ); exit 0.
  * A bad command line prints usage on stderr and exits 2.
  */
 #include <dirent.h>
@@ -43,6 +46,7 @@
 #include <wasi/api.h>
 #else
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #endif
 
@@ -357,6 +361,21 @@ static int do_fork(long n) {
 #endif
 }
 
+static int do_tty(void) {
+  for (int fd = 0; fd <= 2; fd++) printf("tty: %d %s\n", fd, isatty(fd) ? "yes" : "no");
+#ifndef __wasi__
+  const char *name = ttyname(0);
+  if (name) {
+    printf("ttyname: %s\n", name);
+  } else {
+    printf("ttyname: error %s\n", strerror(errno));
+  }
+  struct winsize ws;
+  if (ioctl(0, TIOCGWINSZ, &ws) == 0) printf("winsize: %u %u\n", ws.ws_row, ws.ws_col);
+#endif
+  return 0;
+}
+
 /* A positive decimal count, or -1. */
 static long count(const char *s) {
   char *end;
@@ -367,13 +386,14 @@ static long count(const char *s) {
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: sandbox_probe [write PATH | read PATH | alloc MIB | fork N]\n"
+          "usage: sandbox_probe [write PATH | read PATH | alloc MIB | fork N | tty]\n"
           "  (no arguments: report what the container sees)\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
   if (argc == 1) return report();
+  if (argc == 2 && strcmp(argv[1], "tty") == 0) return do_tty();
   if (argc != 3) return usage();
   const char *action = argv[1], *arg = argv[2];
   if (strcmp(action, "write") == 0) return do_write(arg);

@@ -779,5 +779,50 @@ TEST(EnvValue, AbsentEmptyAndEqualsInTheValue) {
   EXPECT_EQ(envValue({"A=x=y"}, "A"), "x=y");
 }
 
+TEST(ProcessSpecAlone, ParsesAnExecsProcessAndNamesItsFields) {
+  auto process = parseProcessSpec(
+      R"({"args": ["/bin/sh", "-c", "true"], "env": ["A=1"], "cwd": "/run", "terminal": true,
+          "user": {"uid": 1000, "gid": 5}, "noNewPrivileges": true,
+          "capabilities": {"bounding": ["CAP_KILL"]}})");
+  ASSERT_TRUE(process) << process.error().message;
+  EXPECT_EQ(process->args, (std::vector<std::string>{"/bin/sh", "-c", "true"}));
+  EXPECT_EQ(process->cwd, "/run");
+  EXPECT_TRUE(process->terminal);
+  EXPECT_EQ(process->user.uid, 1000u);
+  EXPECT_TRUE(process->noNewPrivileges);
+  ASSERT_TRUE(process->capabilities);
+  EXPECT_EQ(process->capabilities->bounding, std::vector<std::string>{"CAP_KILL"});
+
+  auto message = [](std::string_view json) {
+    auto parsed = parseProcessSpec(json);
+    return parsed ? std::string("ok") : parsed.error().message;
+  };
+  EXPECT_EQ(message("{"), "process: not valid JSON");
+  EXPECT_EQ(message("[]"), "process must be an object");
+  EXPECT_EQ(message(R"({"cwd": "/"})"), "process.args is missing: nothing to run");
+  EXPECT_EQ(message(R"({"args": ["/x"], "cwd": "rel"})"),
+            "process.cwd must be an absolute path, not \"rel\"");
+  EXPECT_NE(message(R"({"args": ["/x"], "capabilities": {"bounding": ["CAP_NOPE"]}})")
+                .find("process.capabilities.bounding"),
+            std::string::npos);
+}
+
+TEST(LinuxResourcesAlone, ParsesAnUpdateAndNamesItsFields) {
+  auto resources = parseLinuxResources(R"({"memory": {"limit": 67108864}, "cpu": {"shares": 512},
+                              "pids": {"limit": 9}})");
+  ASSERT_TRUE(resources) << resources.error().message;
+  EXPECT_EQ(resources->memoryLimit, 67108864);
+  EXPECT_EQ(resources->cpuShares, 512u);
+  EXPECT_EQ(resources->pidsLimit, 9);
+  EXPECT_TRUE(resources->devices.empty());
+  auto bad = parseLinuxResources("{\"memory\":");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "linux.resources: not valid JSON");
+  auto wrongType = parseLinuxResources(R"({"memory": {"limit": "lots"}})");
+  ASSERT_FALSE(wrongType);
+  EXPECT_NE(wrongType.error().message.find("linux.resources.memory.limit"), std::string::npos)
+      << wrongType.error().message;
+}
+
 }  // namespace
 }  // namespace runwasi::oci

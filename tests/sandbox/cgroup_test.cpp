@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 #include <iostream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -439,6 +441,61 @@ TEST(CgroupTest, MemoryLimitOomKillsTheChildAndIsCounted) {
   EXPECT_GE(stats->oomKills, 1u);
   EXPECT_EQ(stats->memoryLimit, 16u << 20);
   EXPECT_GT(stats->memoryMaxUsage, 8u << 20);
+}
+
+TEST(CgroupTest, OomNotifierFiresWhenTheKillerActs) {
+  oci::Resources r;
+  r.memoryLimit = 16 << 20;
+  r.memorySwap = 16 << 20;
+  CgroupGuard cg = create(uniqueParent() + "/ctr", r);
+  ASSERT_TRUE(cg.cgroup);
+  auto notifier = cg->oomNotifier();
+  ASSERT_TRUE(notifier) << notifier.error().message;
+  pollfd quiet{notifier->get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&quiet, 1, 100), 0) << "the notifier fired with no OOM";
+  pid_t child = forkInto(*cg.cgroup, [] {
+    size_t size = 64 << 20;
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return 2;
+    std::memset(p, 1, size);
+    return 0;
+  });
+  ASSERT_GT(child, 0);
+  int status = waitStatus(child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  pollfd fired{notifier->get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&fired, 1, 2000), 1) << "no OOM notification";
+}
+
+TEST(CgroupTest, FreezeStopsTheProcessesAndThawLetsThemGo) {
+  CgroupGuard cg = create(uniqueParent() + "/ctr");
+  ASSERT_TRUE(cg.cgroup);
+  // The child counts in shared memory as fast as it can.
+  auto* counter = static_cast<volatile uint64_t*>(
+      ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(counter, MAP_FAILED);
+  pid_t child = forkInto(*cg.cgroup, [counter] {
+    for (;;) *counter = *counter + 1;
+    return 0;
+  });
+  ASSERT_GT(child, 0);
+  ASSERT_TRUE(cg->setFrozen(true));
+  fs::path freezer = in("/sys/fs/cgroup/freezer", cg->path()) / "freezer.state";
+  if (fs::exists(freezer)) {
+    EXPECT_EQ(readString(freezer), "FROZEN");
+  }
+  uint64_t frozenAt = *counter;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(*counter, frozenAt) << "a frozen process ran";
+  ASSERT_TRUE(cg->setFrozen(false));
+  if (fs::exists(freezer)) {
+    EXPECT_EQ(readString(freezer), "THAWED");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GT(*counter, frozenAt) << "a thawed process did not run";
+  ::kill(child, SIGKILL);
+  waitStatus(child);
+  ::munmap(const_cast<uint64_t*>(counter), 4096);
 }
 
 TEST(CgroupTest, PidsLimitStopsForksAtTheLimit) {

@@ -388,6 +388,42 @@ Expected<taskv2::PidsResponse> TaskServiceFixture::pids(const std::string& id) {
   return service_->pids(r);
 }
 
+Expected<void> TaskServiceFixture::exec(const std::string& id, const std::string& execId,
+                                        const nlohmann::json& process, bool terminal,
+                                        const std::string& stdinPath) {
+  std::string name = id + "." + execId;
+  for (const char* ext : {".out", ".err"})
+    if (!fs::exists(scratch_.path() / (name + ext))) std::ofstream(scratch_.path() / (name + ext));
+  taskv2::ExecProcessRequest r;
+  r.set_id(id);
+  r.set_exec_id(execId);
+  r.set_terminal(terminal);
+  r.set_stdin(stdinPath);
+  r.set_stdout((scratch_.path() / (name + ".out")).string());
+  if (!terminal) r.set_stderr((scratch_.path() / (name + ".err")).string());
+  r.mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Process");
+  r.mutable_spec()->set_value(process.is_string() ? process.get<std::string>() : process.dump());
+  return service_->exec(r);
+}
+
+Expected<void> TaskServiceFixture::closeStdin(const std::string& id, const std::string& execId) {
+  taskv2::CloseIORequest r;
+  r.set_id(id);
+  r.set_exec_id(execId);
+  r.set_stdin(true);
+  return service_->closeIO(r);
+}
+
+Expected<void> TaskServiceFixture::resize(const std::string& id, const std::string& execId,
+                                          uint32_t width, uint32_t height) {
+  taskv2::ResizePtyRequest r;
+  r.set_id(id);
+  r.set_exec_id(execId);
+  r.set_width(width);
+  r.set_height(height);
+  return service_->resizePty(r);
+}
+
 Expected<taskv2::WaitResponse> TaskServiceFixture::wait(const std::string& id,
                                                         const std::string& execId,
                                                         std::chrono::milliseconds timeout) {

@@ -108,6 +108,15 @@ class TaskServiceFixture : public ::testing::Test {
                       const std::string& execId = "");
   Expected<taskv2::DeleteResponse> remove(const std::string& id, const std::string& execId = "");
   Expected<taskv2::PidsResponse> pids(const std::string& id);
+  // Exec of `process` (a runtime-spec Process) as exec `execId` of task `id`, its stdout and
+  // stderr in the regular files out(id + "." + execId) and err(...); with `terminal`,
+  // stdin is `stdinPath` (e.g. a FIFO) when given.
+  Expected<void> exec(const std::string& id, const std::string& execId,
+                      const nlohmann::json& process, bool terminal = false,
+                      const std::string& stdinPath = "");
+  Expected<void> closeStdin(const std::string& id, const std::string& execId = "");
+  Expected<void> resize(const std::string& id, const std::string& execId, uint32_t width,
+                        uint32_t height);
   // Wait, answered when the task exits; Unavailable when it has not within `timeout`.
   Expected<taskv2::WaitResponse> wait(const std::string& id, const std::string& execId = "",
                                       std::chrono::milliseconds timeout = std::chrono::seconds(30));

@@ -206,9 +206,6 @@ TEST_F(TaskServiceTest, CreateErrorsLeaveTheIdFree) {
       {"invalid module", withModule("invalid"), false, ErrorCode::kInvalidArgument, "invalid.wasm"},
       {"malformed config.json", withConfig("{\"process\": {\"args\": [\"/hello.wasm\"]"), false,
        ErrorCode::kInvalidArgument, "config.json"},
-      {"terminal", {}, true, ErrorCode::kInvalidArgument, "terminal"},
-      {"process.terminal", withProcessTerminal(), false, ErrorCode::kInvalidArgument,
-       "process.terminal"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
