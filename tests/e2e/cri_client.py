@@ -172,7 +172,13 @@ def main(argv):
         if len(opts.args) != 1:
             raise SystemExit("usage: describe TYPE")
         for field in api.message(opts.args[0]).DESCRIPTOR.fields:
-            kind = field.message_type.full_name if field.message_type else field.type
+            if field.message_type:
+                kind = field.message_type.full_name
+            elif field.enum_type:
+                kind = field.enum_type.full_name + " {" + ", ".join(
+                    v.name for v in field.enum_type.values) + "}"
+            else:
+                kind = descriptor_pb2.FieldDescriptorProto.Type.Name(field.type)[5:].lower()
             print(f"{field.name} ({field.number}): {kind}"
                   f"{' repeated' if field.label == field.LABEL_REPEATED else ''}")
         return 0
