@@ -143,15 +143,19 @@ pod_config() {
   echo "$file"
 }
 
-# container_config POD NAME IMAGE MEMORY_BYTES CMD...: writes the config, prints its path.
+# container_config POD NAME IMAGE MEMORY_BYTES CMD...: writes the config (namespaces as
+# kubelet asks for them; CRI takes them from here, not from the pod), prints its path.
 container_config() {
-  local pod=$1 name=$2 image=$3 memory=$4 file=$work/$1-$2.ctr.json
+  local pod=$1 name=$2 image=$3 memory=$4 file=$work/$1-$2.ctr.json command
   shift 4
-  jq -n --arg name "$name" --arg image "$image" --argjson mem "$memory" '{
+  # Not jq --args: jq would take a "-c" of the command as its own option.
+  command=$("$python" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@")
+  jq -n --arg name "$name" --arg image "$image" --argjson mem "$memory" --argjson cmd "$command" '{
       metadata: {name: $name, attempt: 0}, image: {image: $image},
-      command: $ARGS.positional, log_path: ($name + ".log"),
-      linux: {resources: (if $mem > 0 then {memory_limit_in_bytes: $mem} else {} end)}
-    }' --args "$@" >"$file"
+      command: $cmd, log_path: ($name + ".log"),
+      linux: {resources: (if $mem > 0 then {memory_limit_in_bytes: $mem} else {} end),
+              security_context: {namespace_options: {network: "POD", ipc: "POD", pid: "CONTAINER"}}}
+    }' >"$file"
   echo "$file"
 }
 
@@ -189,10 +193,12 @@ is_our_shim() {
 # Shim daemons of this containerd: its shim processes whose parent is not one (our shims'
 # zygote and Wasm containers are forks of the daemon and keep its command line).
 shim_daemons() {
-  local p pid
-  for p in /proc/[0-9]*; do
-    pid=${p#/proc/}
-    alive "$pid" && is_our_shim "$pid" || continue
+  local f pid
+  # One grep finds the few candidates; a fork per process would take seconds.
+  for f in $(grep -lsaF -- "$dir/containerd.sock" /proc/[0-9]*/cmdline); do
+    pid=${f#/proc/}
+    pid=${pid%/cmdline}
+    is_our_shim "$pid" && alive "$pid" || continue
     is_our_shim "$(ppid_of "$pid")" || echo "$pid"
   done
 }
@@ -298,12 +304,12 @@ for rt in "${runtimes[@]}"; do
   ip=$(pod_ip "$pod_id")
   [[ $ip == "${subnet%.0/24}".* ]] || fail "$rt: pod IP '$ip' is not in $subnet"
   for t in net ipc uts; do
-    [[ $(ns_of "$app_pid" $t) == $(ns_of "$pause_pid" $t) && $(ns_of "$side_pid" $t) == $(ns_of "$pause_pid" $t) ]] ||
+    [[ $(ns_of "$app_pid" $t) == "$(ns_of "$pause_pid" $t)" && $(ns_of "$side_pid" $t) == "$(ns_of "$pause_pid" $t)" ]] ||
       fail "$rt: $t namespaces differ: pause $(ns_of "$pause_pid" $t), app $(ns_of "$app_pid" $t), sidecar $(ns_of "$side_pid" $t)"
     [[ $(ns_of "$pause_pid" $t) != "${host_ns[$t]}" ]] || fail "$rt: the pod is in the host's $t namespace"
   done
-  [[ $(ns_of "$app_pid" pid) != $(ns_of "$side_pid" pid) && $(ns_of "$app_pid" pid) != "${host_ns[pid]}" ]] ||
-    fail "$rt: app and sidecar should each have a pid namespace of their own (pid: CONTAINER)"
+  [[ $(ns_of "$app_pid" pid) != "$(ns_of "$side_pid" pid)" && $(ns_of "$app_pid" pid) != "${host_ns[pid]}" ]] ||
+    fail "$rt: app and sidecar should each have a pid namespace of their own (pid: CONTAINER): app $(ns_of "$app_pid" pid), sidecar $(ns_of "$side_pid" pid), host ${host_ns[pid]}"
   nsenter --net="/proc/$app_pid/ns/net" ip -4 -o addr show dev eth0 | grep -qF "inet $ip/" ||
     fail "$rt: the app's network namespace has no eth0 with the pod IP $ip"
   echo "$rt: pod $pod_id IP $ip; pause $pause_pid, app $app_pid, sidecar $side_pid share $(ns_of "$pause_pid" net)"
