@@ -262,6 +262,35 @@ exec_check() {
   echo "$rt $what: ExecSync ok ($got)"
 }
 
+# What the pods of the current runtime left, in words; nothing when clean.
+ip_lease() { [[ -e $dir/cni/ipam/$network/$1 ]]; }
+leftovers() {
+  local left
+  # A failed query must not read as "nothing left".
+  left=$(cri pods | jq -r '.items[]?.id') || { echo "ListPodSandbox failed"; return; }
+  [[ -z $left ]] || { echo "pods left: $left"; return; }
+  left=$(cri ps | jq -r '.containers[]?.id') || { echo "ListContainers failed"; return; }
+  [[ -z $left ]] || { echo "containers left: $left"; return; }
+  left=$(c tasks ls -q) || { echo "ctr tasks ls failed"; return; }
+  [[ -z $left ]] || { echo "tasks left: $left"; return; }
+  left=$(c containers ls -q) || { echo "ctr containers ls failed"; return; }
+  [[ -z $left ]] || { echo "containerd containers left: $left"; return; }
+  left=$(find "$dir/state/io.containerd.runtime.v2.task" -mindepth 2 -maxdepth 2 2>/dev/null || true)
+  [[ -z $left ]] || { echo "bundles left: $left"; return; }
+  left=$(leftover_procs)
+  [[ -z $left ]] || { echo "processes left:"$'\n'"$left"; return; }
+  left=$(shim_daemons)
+  [[ -z $left ]] || { echo "shims left: $left"; return; }
+  left=$(mounts_in "$dir")
+  [[ -z $left ]] || { echo "mounts left: $left"; return; }
+  [[ ! -e $q_netns && ! -e $p_netns ]] || { echo "network namespaces left: $q_netns $p_netns"; return; }
+  left=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -path "*/$cgroup_parent/*" 2>/dev/null || true)
+  [[ -z $left ]] || { echo "cgroups left: $left"; return; }
+  left=$(ip -o link show master "$bridge" 2>/dev/null || true)
+  [[ -z $left ]] || { echo "bridge ports left: $left"; return; }
+  ! ip_lease "$ip" || { echo "IP lease left: $ip"; return; }
+}
+
 # --- the scenarios, per runtime ------------------------------------------------------
 
 for rt in "${runtimes[@]}"; do
@@ -312,6 +341,13 @@ for rt in "${runtimes[@]}"; do
     fail "$rt: app and sidecar should each have a pid namespace of their own (pid: CONTAINER): app $(ns_of "$app_pid" pid), sidecar $(ns_of "$side_pid" pid), host ${host_ns[pid]}"
   nsenter --net="/proc/$app_pid/ns/net" ip -4 -o addr show dev eth0 | grep -qF "inet $ip/" ||
     fail "$rt: the app's network namespace has no eth0 with the pod IP $ip"
+  # What the clean-up check looks for must exist now: cgroups, a bridge port, an IP lease.
+  for p in "$pause_pid" "$app_pid" "$side_pid"; do
+    grep -q ":memory:/$cgroup_parent/" "/proc/$p/cgroup" ||
+      fail "$rt: pid $p is not in a memory cgroup under /$cgroup_parent: $(grep :memory: "/proc/$p/cgroup")"
+  done
+  [[ -n $(ip -o link show master "$bridge") ]] || fail "$rt: the bridge $bridge has no port"
+  ip_lease "$ip" || fail "$rt: host-local holds no lease for $ip in $dir/cni/ipam/$network"
   echo "$rt: pod $pod_id IP $ip; pause $pause_pid, app $app_pid, sidecar $side_pid share $(ns_of "$pause_pid" net)"
 
   step "$rt 2: CRI log files"
@@ -373,32 +409,6 @@ for rt in "${runtimes[@]}"; do
   wait_for 5 gone "$p_shim" || fail "$rt: P's shim $p_shim still runs after its pod was removed"
   [[ ! -e $p_socket ]] || fail "$rt: P's shim socket $p_socket is left"
 
-  ip_lease() { [[ -e $dir/cni/ipam/$network/$1 ]]; }
-  leftovers() {
-    local left
-    left=$(cri pods | jq -r '.items[]?.id')
-    [[ -z $left ]] || { echo "pods left: $left"; return; }
-    left=$(cri ps | jq -r '.containers[]?.id')
-    [[ -z $left ]] || { echo "containers left: $left"; return; }
-    left=$(c tasks ls -q)
-    [[ -z $left ]] || { echo "tasks left: $left"; return; }
-    left=$(c containers ls -q)
-    [[ -z $left ]] || { echo "containerd containers left: $left"; return; }
-    left=$(find "$dir/state/io.containerd.runtime.v2.task" -mindepth 2 -maxdepth 2 2>/dev/null || true)
-    [[ -z $left ]] || { echo "bundles left: $left"; return; }
-    left=$(leftover_procs)
-    [[ -z $left ]] || { echo "processes left:"$'\n'"$left"; return; }
-    left=$(shim_daemons)
-    [[ -z $left ]] || { echo "shims left: $left"; return; }
-    left=$(mounts_in "$dir")
-    [[ -z $left ]] || { echo "mounts left: $left"; return; }
-    [[ ! -e $q_netns && ! -e $p_netns ]] || { echo "network namespaces left: $q_netns $p_netns"; return; }
-    left=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -path "*/$cgroup_parent/*" 2>/dev/null || true)
-    [[ -z $left ]] || { echo "cgroups left: $left"; return; }
-    left=$(ip -o link show master "$bridge" 2>/dev/null || true)
-    [[ -z $left ]] || { echo "bridge ports left: $left"; return; }
-    ! ip_lease "$ip" || { echo "IP lease left: $ip"; return; }
-  }
   assert_clean "$rt: after removing both pods"
   echo "$rt: done in $((SECONDS - t0)) s"
 done
