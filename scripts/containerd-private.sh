@@ -419,17 +419,21 @@ unmount_all() {
   [[ -z $(mounts_under "$dir") ]] || echo "containerd-private: mounts remain under $dir" >&2
 }
 
-# Our CNI bridge and libcni's cached results for our network: a pod's CNI DEL
-# (StopPodSandbox) removes its veth and address, never the bridge; a killed containerd
-# runs no DEL at all.
+# Our CNI bridge and libcni's cached results for our pods: a pod's CNI DEL
+# (StopPodSandbox) removes its veth, address and results, never the bridge; a pod still
+# running at stop gets no DEL at all. Results are ours when they name our network or a
+# network namespace ("sandbox") under DIR (CRI's own loopback network: cni-loopback-*).
 delete_cni_state() {
-  local dir=$1 bridge
+  local dir=$1 bridge f
   [[ -e $dir/cni/net.d/10-runwasi.conflist ]] || return 0
   bridge=$(cni_bridge "$dir")
   if ip link show "$bridge" >/dev/null 2>&1; then
     ip link del "$bridge" 2>/dev/null || echo "containerd-private: could not delete the bridge $bridge" >&2
   fi
   rm -f -- "$cni_cache_dir/$(cni_network "$dir")"-*
+  while IFS= read -r f; do
+    rm -f -- "$f"
+  done < <(grep -lsF -- "\"sandbox\":\"$dir/" "$cni_cache_dir"/* || true)
 }
 
 cmd_stop() {
