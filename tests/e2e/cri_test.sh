@@ -21,7 +21,8 @@
 #      the container config; Wasm for our shims, native for runc) has exit code 137 and
 #      reason OOMKilled in ContainerStatus;
 #   6. StopPodSandbox + RemovePodSandbox leave no pod, container, task, bundle, process,
-#      shim, shim socket, mount, network namespace, cgroup, bridge port or IP lease.
+#      shim, shim socket, mount, network namespace, cgroup, bridge port, IP lease or cached
+#      CNI result.
 # Skips (77) only without root or containerd.
 #
 # usage: cri_test.sh SHIM_DIR OCI_TAR_BUILDER DEMO_WASM MODULES_DIR SCRIPT MAKE_OCI_IMAGE
@@ -289,6 +290,8 @@ leftovers() {
   left=$(ip -o link show master "$bridge" 2>/dev/null || true)
   [[ -z $left ]] || { echo "bridge ports left: $left"; return; }
   ! ip_lease "$ip" || { echo "IP lease left: $ip"; return; }
+  left=$(grep -lsF -- "\"sandbox\":\"$dir/" /var/lib/cni/results/* || true)
+  [[ -z $left ]] || { echo "CNI results left: $left"; return; }
 }
 
 # --- the scenarios, per runtime ------------------------------------------------------
