@@ -17,6 +17,7 @@
 #      containerd-shim-* daemons of this containerd number exactly the pods, every task of
 #      a pod is a child of its pod's shim and all its bundles name one shim socket;
 #      removing P's third container keeps P's shim; removing Q ends Q's shim and its socket;
+#      Q shares its pid namespace (shareProcessNamespace): its app is in pause's;
 #   5. an OOM-killed container (sandbox_probe `alloc 256` under a 32 MiB memory limit in
 #      the container config; Wasm for our shims, native for runc) has exit code 137 and
 #      reason OOMKilled in ContainerStatus;
@@ -130,33 +131,34 @@ for t in net ipc uts pid; do host_ns[$t]=$(readlink "/proc/self/ns/$t"); done
 
 # --- helpers -------------------------------------------------------------------------
 
-# pod_config NAME: writes $work/NAME.pod.json (kubelet's defaults: network and IPC of the
-# pod, a pid namespace per container) and prints its path.
+# pod_config NAME [PID_MODE]: writes $work/NAME.pod.json (network and IPC of the pod; a
+# pid namespace per container, kubelet's default, or with PID_MODE POD the pod's, as
+# shareProcessNamespace asks) and prints its path.
 pod_config() {
-  local name=$1 file=$work/$1.pod.json
+  local name=$1 pid_mode=${2:-CONTAINER} file=$work/$1.pod.json
   mkdir -p "$work/logs/$name"
-  jq -n --arg name "$name" --arg logs "$work/logs/$name" --arg cg "/$cgroup_parent" '{
+  jq -n --arg name "$name" --arg logs "$work/logs/$name" --arg cg "/$cgroup_parent" --arg pid "$pid_mode" '{
       metadata: {name: $name, uid: ("uid-" + $name), namespace: "e2e-cri", attempt: 0},
       hostname: $name, log_directory: $logs,
       linux: {cgroup_parent: $cg,
-              security_context: {namespace_options: {network: "POD", ipc: "POD", pid: "CONTAINER"}}}
+              security_context: {namespace_options: {network: "POD", ipc: "POD", pid: $pid}}}
     }' >"$file"
   echo "$file"
 }
 
-# container_config POD NAME IMAGE MEMORY_BYTES CMD...: writes the config (namespaces as
-# kubelet asks for them; CRI takes them from here, not from the pod), prints its path.
+# container_config POD NAME IMAGE MEMORY_BYTES CMD...: writes the config, prints its path.
+# Its namespace options are the pod's, as kubelet copies them: CRI takes them from here.
 container_config() {
   local pod=$1 name=$2 image=$3 memory=$4 file=$work/$1-$2.ctr.json command
   shift 4
   # Not jq --args: jq would take a "-c" of the command as its own option.
   command=$("$python" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@")
-  jq -n --arg name "$name" --arg image "$image" --argjson mem "$memory" --argjson cmd "$command" '{
+  jq --arg name "$name" --arg image "$image" --argjson mem "$memory" --argjson cmd "$command" '{
       metadata: {name: $name, attempt: 0}, image: {image: $image},
       command: $cmd, log_path: ($name + ".log"),
       linux: {resources: (if $mem > 0 then {memory_limit_in_bytes: $mem} else {} end),
-              security_context: {namespace_options: {network: "POD", ipc: "POD", pid: "CONTAINER"}}}
-    }' >"$file"
+              security_context: {namespace_options: .linux.security_context.namespace_options}}
+    }' "$work/$pod.pod.json" >"$file"
   echo "$file"
 }
 
@@ -380,11 +382,15 @@ for rt in "${runtimes[@]}"; do
   [[ $shim == "$p_shim" ]] || fail "$rt: P's third container went to shim $shim, not $p_shim"
   expect_shims 1 "$rt: P with 3 containers"
   q=q-$rt
-  pod_config "$q" >/dev/null
+  pod_config "$q" POD >/dev/null   # shareProcessNamespace: the app joins pause's pid namespace
   q_id=$(cri runp --runtime "$one_handler" "$work/$q.pod.json") || fail "$rt: RunPodSandbox Q failed"
   q_app=$(run_container "$q_id" "$q" app "$app_image" 0 "${app_cmd[@]}")
   shim_info=$(check_one_shim "$q_id" "$q_app")
   read -r q_shim q_socket <<<"$shim_info"
+  q_pause_pid=$(pod_pid "$q_id")
+  q_app_pid=$(pid_of "$q_app")
+  [[ $(ns_of "$q_app_pid" pid) == "$(ns_of "$q_pause_pid" pid)" ]] ||
+    fail "$rt: Q (pid namespace POD): app $(ns_of "$q_app_pid" pid), pause $(ns_of "$q_pause_pid" pid)"
   [[ $q_shim != "$p_shim" && $q_socket != "$p_socket" ]] || fail "$rt: pods P and Q share shim $q_shim"
   expect_shims 2 "$rt: P with 3 containers and Q with 1"
   cri stop "$third" && cri rm "$third" || fail "$rt: could not remove P's third container"
