@@ -3,14 +3,19 @@
 # config, root, state and sockets under one directory, started in the background and
 # stopped by PID, leaving nothing behind.
 #
-#   containerd-private.sh start DIR [--path-prepend BINDIR]...
+#   containerd-private.sh start DIR [--path-prepend BINDIR]... [--pause-image TAR]
 #       Writes DIR/config.toml, starts containerd (PATH prefixed by each BINDIR, so it finds
 #       our shims), waits until it answers and prints `export CONTAINERD_ADDRESS=...` lines
 #       for eval. Log: DIR/containerd.log, PID: DIR/containerd.pid.
+#       CRI (on the same socket): runtime handlers runc, wasm (= v8), v8 and wasm2c; a CNI
+#       bridge network (DIR/cni: its config, its IPAM store) with a bridge and a /24 of its
+#       own; --pause-image imports TAR (tools/pause's image) into namespace k8s.io and
+#       makes it the sandbox_image.
 #   containerd-private.sh stop DIR [--keep]
 #       Deletes the tasks it still runs, stops it (SIGTERM, SIGKILL after 10 s), kills the
 #       shims and containers it left, deletes their runc state, unmounts everything under
-#       DIR, removes its shim sockets from /run/containerd/s and then DIR (unless --keep).
+#       DIR (pods' network namespaces too), deletes its CNI bridge and cached CNI results,
+#       removes its shim sockets from /run/containerd/s and then DIR (unless --keep).
 #       Idempotent. (`ctr run --fifo-dir DIR/fifo` keeps ctr's FIFOs in DIR too.)
 #   containerd-private.sh ctr DIR ARGS...
 #       ctr --address DIR/containerd.sock ARGS...
@@ -32,7 +37,7 @@ die() {
 }
 
 usage() {
-  sed -n '6,17s/^# \{0,1\}//p' "$0" >&2
+  sed -n '6,22s/^# \{0,1\}//p' "$0" >&2
   exit 2
 }
 
@@ -74,12 +79,78 @@ answers() {
   [[ -S $1/containerd.sock ]] && timeout 2 "$ctr_bin" --address "$1/containerd.sock" version >/dev/null 2>&1
 }
 
+# CNI names derived from DIR, so that two private containerds never share a bridge, a
+# network (libcni caches results per network name) or an address range.
+dir_hash() { printf '%s' "$1" | sha256sum | cut -c1-8; }
+cni_bridge() { echo "rwcni$(dir_hash "$1")"; } # 13 characters: IFNAMSIZ allows 15
+cni_network() { echo "runwasi-$(dir_hash "$1")"; }
+readonly cni_cache_dir=/var/lib/cni/results # libcni's default, which containerd keeps
+
+# A free 10.123.N.0/24: N from DIR's hash, or the next N while a host route covers it.
+cni_subnet() {
+  local n i routes
+  routes=$(ip -4 route show 2>/dev/null || true)
+  n=$((16#$(dir_hash "$1" | cut -c1-2)))
+  for ((i = 0; i < 256; i++)); do
+    if ! grep -q "^10\.123\.$(((n + i) % 256))\." <<<"$routes"; then
+      echo "10.123.$(((n + i) % 256)).0/24"
+      return 0
+    fi
+  done
+  die "no free /24 in 10.123.0.0/16 for the CNI bridge"
+}
+
+# The image name a tarball made by tests/e2e/make_oci_image.py (or ctr export) carries.
+image_name_in() {
+  local name
+  name=$(tar -xOf "$1" index.json 2>/dev/null | python3 -c '
+import json, sys
+for m in json.load(sys.stdin).get("manifests", []):
+    name = m.get("annotations", {}).get("io.containerd.image.name")
+    if name:
+        print(name)
+        break
+') || true
+  [[ -n $name ]] || die "$1: no io.containerd.image.name in its index.json"
+  [[ $name != *[\\\"$'\n']* ]] || die "$1: the image name $name holds quotes"
+  echo "$name"
+}
+
+write_cni_config() {
+  local dir=$1 subnet
+  subnet=$(cni_subnet "$dir")
+  mkdir -p "$dir/cni/net.d" "$dir/cni/ipam"
+  # No ipMasq or portmap: they would add iptables rules to the host. Pods reach each
+  # other and the host through the bridge, which is all the tests need.
+  cat >"$dir/cni/net.d/10-runwasi.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "$(cni_network "$dir")",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$(cni_bridge "$dir")",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{"subnet": "$subnet"}]],
+        "dataDir": "$dir/cni/ipam"
+      }
+    }
+  ]
+}
+EOF
+}
+
 write_config() {
-  local dir=$1 level=$2
-  # The CRI plugin stays enabled: on this machine it starts once root may not lower
-  # oom_score_adj (restrict_oom_score_adj) and its network namespaces live under our
-  # state. Without CNI plugins or a sandbox image it only logs an error; issue 5 sets
-  # those up.
+  local dir=$1 level=$2 sandbox_image=$3 sandbox_line=""
+  [[ -z $sandbox_image ]] || sandbox_line="  sandbox_image = \"$sandbox_image\""
+  # CRI: on this machine root may not lower oom_score_adj (restrict_oom_score_adj); pods'
+  # network namespaces live under our state; the streaming server (exec, attach) takes a
+  # free port, so that private containerds do not collide on 10010. The runtime handlers
+  # are what a RuntimeClass names (docs/kubernetes.md); runc's options type is runc's only.
   cat >"$dir/config.toml" <<EOF
 version = 2
 root = "$dir/root"
@@ -100,16 +171,32 @@ state = "$dir/state"
 [plugins."io.containerd.grpc.v1.cri"]
   restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+$sandbox_line
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$dir/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasm]
+      runtime_type = "io.containerd.v8.v1"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.v8]
+      runtime_type = "io.containerd.v8.v1"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.wasm2c]
+      runtime_type = "io.containerd.wasm2c.v1"
 EOF
+  write_cni_config "$dir"
 }
 
 cmd_start() {
   [[ $# -ge 1 ]] || usage
   local dir path_prefix="" level=${CONTAINERD_PRIVATE_LOG_LEVEL:-info}
-  local timeout_s=${CONTAINERD_PRIVATE_TIMEOUT:-20}
+  local timeout_s=${CONTAINERD_PRIVATE_TIMEOUT:-20} pause_image="" sandbox_image=""
   dir=$(absolute_dir "$1")
   shift
   while [[ $# -gt 0 ]]; do
@@ -118,6 +205,13 @@ cmd_start() {
         [[ $# -ge 2 ]] || die "--path-prepend needs a directory"
         [[ -d $2 ]] || die "--path-prepend $2: not a directory"
         path_prefix+="$(realpath -- "$2"):"
+        shift 2
+        ;;
+      --pause-image)
+        [[ $# -ge 2 ]] || die "--pause-image needs an image tarball"
+        [[ -r $2 ]] || die "--pause-image $2: not readable"
+        pause_image=$(realpath -- "$2")
+        sandbox_image=$(image_name_in "$pause_image")
         shift 2
         ;;
       *) die "start: unknown argument $1" ;;
@@ -137,7 +231,7 @@ cmd_start() {
   fi
 
   mkdir -p "$dir"
-  write_config "$dir" "$level"
+  write_config "$dir" "$level" "$sandbox_image"
   # setsid: its own session, so the caller's terminal signals do not reach it; stdio to
   # the log so `eval "$(... start ...)"` does not wait on it.
   PATH="$path_prefix$PATH" setsid "$containerd_bin" --config "$dir/config.toml" \
@@ -160,6 +254,12 @@ cmd_start() {
     fi
     sleep 0.1
   done
+
+  if [[ -n $pause_image ]]; then
+    # Unpacked (the default), so CRI finds its snapshot; CRI sees the image at once.
+    "$ctr_bin" --address "$dir/containerd.sock" -n k8s.io images import "$pause_image" >/dev/null ||
+      die "could not import $pause_image into namespace k8s.io"
+  fi
 
   printf 'export CONTAINERD_ADDRESS=%q\n' "$dir/containerd.sock"
   printf 'export CONTAINERD_TTRPC_ADDRESS=%q\n' "$dir/containerd.sock.ttrpc"
@@ -319,6 +419,23 @@ unmount_all() {
   [[ -z $(mounts_under "$dir") ]] || echo "containerd-private: mounts remain under $dir" >&2
 }
 
+# Our CNI bridge and libcni's cached results for our pods: a pod's CNI DEL
+# (StopPodSandbox) removes its veth, address and results, never the bridge; a pod still
+# running at stop gets no DEL at all. Results are ours when they name our network or a
+# network namespace ("sandbox") under DIR (CRI's own loopback network: cni-loopback-*).
+delete_cni_state() {
+  local dir=$1 bridge f
+  [[ -e $dir/cni/net.d/10-runwasi.conflist ]] || return 0
+  bridge=$(cni_bridge "$dir")
+  if ip link show "$bridge" >/dev/null 2>&1; then
+    ip link del "$bridge" 2>/dev/null || echo "containerd-private: could not delete the bridge $bridge" >&2
+  fi
+  rm -f -- "$cni_cache_dir/$(cni_network "$dir")"-*
+  while IFS= read -r f; do
+    rm -f -- "$f"
+  done < <(grep -lsF -- "\"sandbox\":\"$dir/" "$cni_cache_dir"/* || true)
+}
+
 cmd_stop() {
   [[ $# -ge 1 ]] || usage
   local dir keep=0
@@ -343,6 +460,7 @@ cmd_stop() {
   kill_leftovers "$dir"
   delete_runc_state "$dir"
   unmount_all "$dir"
+  delete_cni_state "$dir"
   local s
   for s in "${sockets[@]}"; do
     [[ -S $s ]] && rm -f -- "$s"

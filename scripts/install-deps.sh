@@ -26,6 +26,9 @@ packages=(
   nlohmann-json3-dev
   # the container sandbox: seccomp profiles; the e2e tests: a busybox image, runc to compare
   libseccomp-dev busybox-static runc
+  # Kubernetes (CRI) e2e test: CNI plugins (bridge, host-local, loopback in /usr/lib/cni),
+  # the CRI test client's gRPC and protobuf for Debian's python3, jq for its JSON
+  containernetworking-plugins python3-grpcio python3-protobuf jq
 )
 
 missing=()

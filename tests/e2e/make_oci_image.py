@@ -2,9 +2,11 @@
 """Writes a minimal OCI image layout tarball (index.json, one manifest, a config and one
 uncompressed tar layer) that `ctr images import` accepts; stdlib only.
 
-usage: make_oci_image.py OUT.tar IMAGE_NAME ARCH ENTRY...
+usage: make_oci_image.py [--entrypoint ARG]... [--cmd ARG]... OUT.tar IMAGE_NAME ARCH ENTRY...
   ENTRY is PATH_IN_IMAGE=HOST_FILE (a copy of the file, with its mode bits),
   PATH_IN_IMAGE->TARGET (a symbolic link) or PATH_IN_IMAGE/ (an empty directory, 0755).
+  --entrypoint and --cmd (each repeatable, one argument each) set the config's Entrypoint
+  and Cmd, which CRI runs when a container names no command (the pause image needs one).
 """
 import hashlib
 import io
@@ -48,6 +50,12 @@ def add_entry(tar: tarfile.TarFile, spec: str):
 
 
 def main(argv):
+    argv = list(argv)
+    process = {}
+    while len(argv) > 2 and argv[1] in ("--entrypoint", "--cmd"):
+        key = "Entrypoint" if argv[1] == "--entrypoint" else "Cmd"
+        process.setdefault(key, []).append(argv[2])
+        del argv[1:3]
     if len(argv) < 5:
         sys.exit(__doc__)
     out, name, arch, files = argv[1], argv[2], argv[3], argv[4:]
@@ -61,7 +69,7 @@ def main(argv):
     config = {
         "architecture": arch,
         "os": "linux",
-        "config": {"Env": ["PATH=/"]},
+        "config": {"Env": ["PATH=/"], **process},
         "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
     }
     config_digest, config_data = blob(json.dumps(config).encode())
