@@ -85,11 +85,7 @@ mkdir -p "$work/bin"
 printf '#include <unistd.h>\nint main(void) { for (;;) pause(); }\n' >"$work/pause.c"
 "$cc" -x c -static -O2 -o "$work/pause" "$work/pause.c" || fail "$cc cannot link a static binary"
 echo "$hello" >"$work/hello.txt"
-case $(uname -m) in
-  x86_64) arch=amd64 ;;
-  aarch64) arch=arm64 ;;
-  *) arch=$(uname -m) ;;
-esac
+arch=$(oci_arch)
 python3 "$here/make_oci_image.py" "$work/image.tar" "$image" "$arch" \
   /pause="$work/pause" /hello.txt="$work/hello.txt" >/dev/null
 

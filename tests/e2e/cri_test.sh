@@ -83,11 +83,7 @@ trap cleanup EXIT
 c() { "$script" ctr "$dir" -n k8s.io "$@"; }
 cri() { "$python" "$cri_client" --endpoint "$dir/containerd.sock" "$@"; }
 
-case $(uname -m) in
-  x86_64) arch=amd64 ;;
-  aarch64) arch=arm64 ;;
-  *) arch=$(uname -m) ;;
-esac
+arch=$(oci_arch)
 wasm_image=docker.io/runwasi-e2e/cri-wasm:latest
 native_image=docker.io/runwasi-e2e/cri-busybox:latest
 verse='This is a song that never ends.'
@@ -100,11 +96,7 @@ python3 "$make_image" "$work/busybox.tar" "$native_image" "$arch" \
   /sandbox_probe="$modules/sandbox_probe" /tmp/ >/dev/null
 
 step "start the private containerd (CRI, CNI bridge, our pause image)"
-out=$("$script" start "$dir" --path-prepend "$shim_dir" --pause-image "$pause_image") ||
-  fail "containerd did not start"
-eval "$out"
-# shellcheck disable=SC2034
-containerd_pid=$(<"$dir/containerd.pid")
+start_containerd --path-prepend "$shim_dir" --pause-image "$pause_image"
 # CRI runs pure Wasm images from the content store: it never unpacks them (PROTOCOL.md).
 c images import --all-platforms --no-unpack "$work/wasm.tar" >/dev/null
 c images import "$work/busybox.tar" >/dev/null

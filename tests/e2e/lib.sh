@@ -88,3 +88,21 @@ assert_clean() {
 # A task's status as `ctr tasks ls` shows it (the script's `c` runs ctr).
 task_status() { c tasks ls | awk -v id="$1" '$1 == id {print $3}'; }
 task_is() { [[ $(task_status "$1") == "$2" ]]; }
+
+# The machine's architecture as OCI image configs name it (amd64, arm64, ...).
+oci_arch() {
+  case $(uname -m) in
+    x86_64) echo amd64 ;;
+    aarch64) echo arm64 ;;
+    *) uname -m ;;
+  esac
+}
+
+# start_containerd ARGS...: `$script start "$dir" ARGS...` (containerd-private.sh), its
+# exports applied and containerd_pid set; the calling script defines script and dir.
+start_containerd() {
+  local out
+  out=$("$script" start "$dir" "$@") || fail "containerd did not start; see the log above"
+  eval "$out"
+  containerd_pid=$(<"$dir/containerd.pid")
+}

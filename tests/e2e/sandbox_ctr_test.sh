@@ -229,11 +229,7 @@ EOF
 
 # ---------------------------------------------------------------------------------------
 step "images: the probe (native and Wasm, with sleep.wasm and path_escape.wasm), busybox"
-case $(uname -m) in
-  x86_64) arch=amd64 ;;
-  aarch64) arch=arm64 ;;
-  *) arch=$(uname -m) ;;
-esac
+arch=$(oci_arch)
 python3 "$make_image" "$work/native.tar" "${image[native]}" "$arch" \
   /sandbox_probe="$modules/sandbox_probe" >/dev/null
 python3 "$make_image" "$work/wasm.tar" "${image[wasm]}" "$arch" \
@@ -247,10 +243,7 @@ cp "$modules/sandbox_probe" "$modules/sandbox_probe.wasm" "$work/rootfs/"
 
 step "start the private containerd with our shims on its PATH"
 t0=$SECONDS
-out=$("$script" start "$dir" --path-prepend "$shim_dir") ||
-  fail "containerd did not start; see the log above"
-eval "$out"
-containerd_pid=$(<"$dir/containerd.pid")
+start_containerd --path-prepend "$shim_dir"
 for kind in native wasm busybox; do c images import "$work/$kind.tar" >/dev/null; done
 c oci spec >"$work/base.json"
 assert_clean "after start"

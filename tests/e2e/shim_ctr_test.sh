@@ -133,11 +133,7 @@ events_have() { grep -qF "$1" "$work/events"; }
 is_line() { cmp -s "$1" <(printf '%s\n' "$2"); }
 
 step "images: the demo app (+ trap and invalid modules) and a hand-made bad one"
-case $(uname -m) in
-  x86_64) arch=amd64 ;;
-  aarch64) arch=arm64 ;;
-  *) arch=$(uname -m) ;;
-esac
+arch=$(oci_arch)
 image=docker.io/runwasi-e2e/demo:latest
 bad_image=docker.io/runwasi-e2e/bad:latest
 "$tar_builder" --name "$image" --module "$demo_wasm" --module "$modules/trap_unreachable.wasm" \
@@ -149,10 +145,7 @@ python3 "$make_image" "$work/bad.tar" "$bad_image" "$arch" \
 
 step "start the private containerd with our shims on its PATH"
 t0=$SECONDS
-out=$("$script" start "$dir" --path-prepend "$shim_dir") ||
-  fail "containerd did not start; see the log above"
-eval "$out"
-containerd_pid=$(<"$dir/containerd.pid")
+start_containerd --path-prepend "$shim_dir"
 c images import "$work/demo.tar" >/dev/null
 c images import "$work/bad.tar" >/dev/null
 fifo=$work/fifo

@@ -115,21 +115,14 @@ counting() { (($(count_of "$1") > 0)); }
 events_have() { grep -qF "$1" "$work/events"; }
 
 step "image: busybox, the probes, sleep.wasm"
-case $(uname -m) in
-  x86_64) arch=amd64 ;;
-  aarch64) arch=arm64 ;;
-  *) arch=$(uname -m) ;;
-esac
+arch=$(oci_arch)
 python3 "$make_image" "$work/image.tar" "$image" "$arch" /bin/busybox=/bin/busybox \
   "/bin/sh->busybox" /tmp/ /sandbox_probe="$modules/sandbox_probe" \
   /sandbox_probe.wasm="$modules/sandbox_probe.wasm" >/dev/null
 
 step "start the private containerd with our shims on its PATH"
 t0=$SECONDS
-out=$("$script" start "$dir" --path-prepend "$shim_dir") ||
-  fail "containerd did not start; see the log above"
-eval "$out"
-containerd_pid=$(<"$dir/containerd.pid")
+start_containerd --path-prepend "$shim_dir"
 c images import "$work/image.tar" >/dev/null
 assert_clean "after start"
 ctr --address "$dir/containerd.sock" -n "$ns" events >"$work/events" 2>&1 &
