@@ -40,30 +40,6 @@ using namespace std::chrono_literals;
 
 [[maybe_unused]] const bool kUsesZygote = registerZygoteSuite("SandboxTaskTest");
 
-// The probe's report: every value of each "key: value" line, in order.
-using Report = std::map<std::string, std::vector<std::string>>;
-
-Report parseReport(const std::string& text) {
-  Report report;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    size_t colon = line.find(": ");
-    if (colon == std::string::npos) continue;
-    report[line.substr(0, colon)].push_back(line.substr(colon + 2));
-  }
-  return report;
-}
-
-// The one value of `key` ("<missing>" or "<N values>" otherwise), without trailing spaces.
-std::string one(const Report& report, const std::string& key) {
-  auto it = report.find(key);
-  if (it == report.end()) return "<missing>";
-  if (it->second.size() != 1) return fmt::format("<{} values>", it->second.size());
-  std::string value = it->second[0];
-  while (!value.empty() && value.back() == ' ') value.pop_back();
-  return value;
-}
-
 bool contains(const std::vector<std::string>& values, const std::string& value) {
   return std::find(values.begin(), values.end(), value) != values.end();
 }

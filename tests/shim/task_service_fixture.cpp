@@ -121,6 +121,27 @@ std::string slurp(const fs::path& path) {
   return s.str();
 }
 
+Report parseReport(const std::string& text) {
+  Report report;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    size_t colon = line.find(": ");
+    if (colon == std::string::npos) continue;
+    report[line.substr(0, colon)].push_back(line.substr(colon + 2));
+  }
+  return report;
+}
+
+std::string one(const Report& report, const std::string& key) {
+  auto it = report.find(key);
+  if (it == report.end()) return "<missing>";
+  if (it->second.size() != 1) return fmt::format("<{} values>", it->second.size());
+  std::string value = it->second[0];
+  while (!value.empty() && value.back() == ' ') value.pop_back();
+  return value;
+}
+
 std::vector<pid_t> childrenOfThisProcess() {
   std::istringstream in(slurp(fmt::format("/proc/self/task/{}/children", ::getpid())));
   std::vector<pid_t> out;

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -38,6 +39,13 @@ std::filesystem::path modulePath(std::string_view name);
 // tests/modules' static native sandbox_probe.
 std::filesystem::path nativeProbePath();
 std::string slurp(const std::filesystem::path& path);
+
+// sandbox_probe's report: every value of each "key: value" line, in order (a pty's CRs
+// dropped).
+using Report = std::map<std::string, std::vector<std::string>>;
+Report parseReport(const std::string& text);
+// The one value of `key` ("<missing>" or "<N values>" otherwise), without trailing spaces.
+std::string one(const Report& report, const std::string& key);
 // The pids of this process's children (the zygote and the containers: all are children of
 // the main thread, which forked the zygote; containers come with CLONE_PARENT).
 std::vector<pid_t> childrenOfThisProcess();
