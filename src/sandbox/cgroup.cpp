@@ -967,6 +967,21 @@ Expected<std::string> memorySwapMaxV2(int64_t memoryLimit, int64_t memorySwap) {
   return std::to_string(memorySwap - memoryLimit);
 }
 
+Expected<void> primeCgroupMigration() {
+  TRY(std::string mountinfo, readText("/proc/self/mountinfo"));
+  std::vector<CgroupMount> mounts = parseCgroupMounts(mountinfo);
+  TRY(CgroupMode mode, modeOf(mounts));
+  mounts = mountsFor(mode, std::move(mounts));
+  if (mounts.empty()) return makeError(ErrorCode::kNotFound, "no cgroup hierarchy is mounted");
+  TRY(std::string procSelfCgroup, readText("/proc/self/cgroup"));
+  TRY(fs::path own, ownCgroupDir(mounts.front(), procSelfCgroup));
+  // Any hierarchy will do: the lock is global.
+  if (int err = writeText(own / "cgroup.procs", std::to_string(::getpid())))
+    return makeSysError(fmt::format("moving this process into its own cgroup {}", own.string()),
+                        err);
+  return {};
+}
+
 Expected<std::unique_ptr<Cgroup>> createCgroup(CgroupDriver driver, std::string_view cgroupsPath,
                                                std::string_view containerId,
                                                const oci::Resources& resources) {

@@ -77,6 +77,18 @@ Expected<std::unique_ptr<Cgroup>> createCgroup(CgroupDriver driver, std::string_
                                                std::string_view containerId,
                                                const oci::Resources& resources);
 
+// Makes the next move of a process into a cgroup cheap, by moving this process into the
+// cgroup it is already in (a no-op). Every write to a cgroup.procs file takes the kernel's
+// global cgroup_threadgroup_rwsem for writing, and the first writer after a quiet spell
+// waits for an RCU grace period: 8-16 ms measured here, paid by whoever joins a container
+// to its cgroup (the container process, in Create's critical path; runc's parent as well).
+// A writer within about one grace period of the last one pays nothing. Create starts this
+// on a thread of its own as it begins, so the grace period passes while it mounts the
+// rootfs and waits for the zygote, and the container's join finds the lock warm (0.3 ms).
+// Blocks for that grace period. Errors (no cgroup mounted, no permission) are returned
+// for the caller to ignore: it is only an optimisation.
+Expected<void> primeCgroupMigration();
+
 // runc's conversions of the spec's v1-style values for cgroup v2 (exposed for tests):
 // cpu.shares [2, 262144] -> cpu.weight [1, 10000]; memory.swap.max from the spec's
 // memory+swap limit ("max" for -1; InvalidArgument when below the memory limit).

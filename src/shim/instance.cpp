@@ -12,6 +12,7 @@
 
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -29,6 +30,15 @@ namespace runwasi::shim {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A process will soon join a cgroup: have the kernel's cgroup lock warm by then
+// (sandbox::primeCgroupMigration), on a thread of its own, as this Create or Exec goes on.
+void primeCgroupJoin() {
+  std::thread([] {
+    if (auto primed = sandbox::primeCgroupMigration(); !primed)
+      log::debug("not priming cgroup migration: {}", primed.error().message);
+  }).detach();
+}
 
 // Opens `path` (absolute inside the rootfs) as if the rootfs were "/".
 Expected<UniqueFd> openInRoot(int rootFd, const std::string& path) {
@@ -164,6 +174,7 @@ Expected<ResolvedEntrypoint> resolveEntrypoint(const oci::ProcessSpec& process,
 Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& request,
                                                      InstanceEnvironment& env,
                                                      Reaper::OnExit onExit) {
+  primeCgroupJoin();
   std::unique_ptr<Instance> instance(new Instance());
   instance->env_ = &env;
   instance->id_ = request.id;
@@ -330,6 +341,7 @@ Expected<std::unique_ptr<TaskProcess>> Instance::exec(const ExecRequest& request
     return std::move(e).context("the exec process spec");
   }));
   if (pid_ <= 0) return makeError(ErrorCode::kFailedPrecondition, "the container has no process");
+  if (cgroup_) primeCgroupJoin();
   const bool sandboxed = spec_.linux.has_value();
   const bool ownMountNamespace = sandboxed && spec_.linux->hasNamespace("mount");
   // The container's root as its processes see it now, mounts included.

@@ -151,6 +151,17 @@ TEST(CgroupModeTest, DetectsThisMachine) {
   std::cout << "this machine's cgroups: " << cgroupModeName(*mode) << "\n";
 }
 
+// Priming moves this process into the cgroups it is already in: nothing changes.
+TEST(CgroupTest, PrimingMigrationLeavesThisProcessWhereItWas) {
+  auto before = readFile("/proc/self/cgroup");
+  ASSERT_TRUE(before) << before.error().message;
+  auto primed = primeCgroupMigration();
+  ASSERT_TRUE(primed) << primed.error().message;
+  auto after = readFile("/proc/self/cgroup");
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_EQ(*after, *before);
+}
+
 TEST(CgroupConversionTest, SharesToWeightAndSwapAsRuncDoes) {
   EXPECT_EQ(cpuSharesToWeight(2), 1u);
   EXPECT_EQ(cpuSharesToWeight(1024), 39u);
