@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,11 @@ ModuleSource makeModuleSource(std::string name, Bytes bytes);
 struct RunOptions {
   std::string function = "_start";  // the export to call: () -> ()
   bool stubUnknownImports = false;  // link non-WASI imports as functions that trap
+  // Called once the module is loaded (artifact mapped, V8's isolate made), just before
+  // the instance is made: the first moment guest code could run (a start section). A
+  // container process waits for Start here, so that loading overlaps containerd's
+  // Create-to-Start round trip. Not called when loading fails. May be empty.
+  std::function<void()> beforeInstantiate;
 };
 
 struct RunResult {

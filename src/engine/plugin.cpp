@@ -25,6 +25,16 @@ std::vector<std::filesystem::path> searchDirs() {
 
 }  // namespace
 
+// RTLD_DEEPBIND: the plugin and its libraries (libnode) look up symbols in their own tree
+// first, instead of through every library of this program for each of libnode's ~55k
+// relocations: its load takes ~3 ms less here (~11 instead of ~14 ms). AddressSanitizer
+// refuses it (its interceptors must come first for every library).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kDeepBind = 0;
+#else
+constexpr int kDeepBind = RTLD_DEEPBIND;
+#endif
+
 Expected<std::unique_ptr<Engine>> loadEnginePlugin(std::string_view file) {
   std::string tried;
   for (const std::filesystem::path& dir : searchDirs()) {
@@ -33,7 +43,7 @@ Expected<std::unique_ptr<Engine>> loadEnginePlugin(std::string_view file) {
       tried += (tried.empty() ? "" : ", ") + dir.string();
       continue;
     }
-    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | kDeepBind);
     if (!handle)
       return makeError(ErrorCode::kFailedPrecondition,
                        fmt::format("cannot load engine plugin: {}", ::dlerror()));

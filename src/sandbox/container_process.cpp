@@ -185,8 +185,10 @@ void runContainer(engine::Engine& engine, protocol::ReceivedRequest& received,
     }
     if (!entered) fail(entered.error().message);
     host = std::move(*entered);
-    waitForStart(received.startGateFd);
-    if (!r.nativePath.empty()) execNative(r);
+    if (!r.nativePath.empty()) {
+      waitForStart(received.startGateFd);
+      execNative(r);
+    }
     if (spec.linux->hasNamespace("pid") && ::getpid() == 1) terminateOnSignals();
   } else {
     if (!r.nativePath.empty()) fail("a native executable runs only in a sandbox");
@@ -212,12 +214,14 @@ void runContainer(engine::Engine& engine, protocol::ReceivedRequest& received,
     auto made = wasi::Host::create(std::move(config));
     if (!made) fail(made.error().message);
     host = std::move(*made);
-    waitForStart(received.startGateFd);
   }
 
   engine::RunOptions options;
   options.function = r.function;
   options.stubUnknownImports = r.stubUnknownImports;
+  // Start is awaited once the engine has loaded the module: loading overlaps the time
+  // containerd takes from Create's answer to Start.
+  options.beforeInstantiate = [&received] { waitForStart(received.startGateFd); };
   auto result = engine.run(module, received.artifactFd.get(), options, *host);
   if (!result) fail(result.error().message);
   if (result->kind == engine::RunResult::Kind::kTrapped)

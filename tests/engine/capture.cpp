@@ -58,6 +58,7 @@ RunOutput runModule(engine::Engine& engine, std::string_view module, const RunSp
   engine::RunOptions options;
   options.function = spec.function;
   options.stubUnknownImports = spec.stubUnknownImports;
+  options.beforeInstantiate = spec.beforeInstantiate;
   auto result = engine.run(source, artifact.get(), options, **host);
   host->reset();  // closes the guest's fds, flushing nothing: writes went straight to the memfds
   return RunOutput{std::move(result), out.contents(), err.contents()};

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@ struct RunSpec {
   int stdoutFd = -1;  // the guest's stdout; -1 captures it into RunOutput::out
   bool stubUnknownImports = false;
   bool precompiled = true;  // through the artifact cache (when the engine has a precompiler)
+  std::function<void()> beforeInstantiate;  // engine::RunOptions::beforeInstantiate
 };
 
 struct RunOutput {

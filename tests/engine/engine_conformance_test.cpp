@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include "../support/process.h"
 #include "capture.h"
 #include "common/file.h"
+#include "common/unique_fd.h"
 #include "engine/registry.h"
 
 namespace runwasi::testing {
@@ -74,6 +77,38 @@ TYPED_TEST(EngineConformance, HelloWithoutPrecompiledArtifact) {
   RunResult r = this->runOk("hello", spec, out);
   EXPECT_EQ(r.exitCode, 0u);
   EXPECT_EQ(out.out, "hello from wasm\n");
+}
+
+// The container process waits for Start in beforeInstantiate: it must come once, after
+// loading and before any guest code (here: before the guest's first write).
+TYPED_TEST(EngineConformance, BeforeInstantiateRunsOnceBeforeTheGuest) {
+  UniqueFd out(::memfd_create("guest-stdout", MFD_CLOEXEC));
+  ASSERT_TRUE(out);
+  auto size = [&] {
+    struct stat st{};
+    return ::fstat(out.get(), &st) == 0 ? st.st_size : -1;
+  };
+  int calls = 0;
+  off_t sizeAtCall = -1;
+  RunSpec spec;
+  spec.stdoutFd = out.get();
+  spec.beforeInstantiate = [&] {
+    ++calls;
+    sizeAtCall = size();
+  };
+  RunOutput output{RunResult{}, "", ""};
+  RunResult r = this->runOk("hello", spec, output);
+  EXPECT_EQ(r.exitCode, 0u);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(sizeAtCall, 0);
+  EXPECT_EQ(size(), static_cast<off_t>(std::string_view("hello from wasm\n").size()));
+
+  // A module that does not link never gets that far.
+  calls = 0;
+  RunSpec unlinked;
+  unlinked.beforeInstantiate = [&] { ++calls; };
+  EXPECT_FALSE(this->run("import_unknown", unlinked).result.has_value());
+  EXPECT_EQ(calls, 0);
 }
 
 TYPED_TEST(EngineConformance, ProcExitCodeIsTheExitStatus) {

@@ -131,6 +131,7 @@ class Wasm2cEngine final : public Engine {
     TRY_VOID(wasm2c::checkRuntimeExported());
     TRY(LoadedModule loaded, load(module, artifactFd));
     TRY(wasm2c::RuntimeLease lease, wasm2c::RuntimeLease::acquire());
+    if (options.beforeInstantiate) options.beforeInstantiate();
 
     HostBridge bridge{host, {}};
     const runwasi_w2c_host callbacks{&bridge, &hostCall};
