@@ -367,25 +367,33 @@ Expected<void> CgroupfsCgroup::makeDirs(Hierarchy& h, const std::vector<std::str
     for (const std::string& component : components) {
       fs::path parent = dir;
       dir /= component;
-      if (::mkdir(dir.c_str(), 0755) != 0) {
-        if (errno == EEXIST) continue;
+      if (::mkdir(dir.c_str(), 0755) == 0) {
+        h.createdDirs.push_back(dir);
+      } else if (errno != EEXIST) {
         if (errno == ENOENT && attempt < 10) {
           parentVanished = true;
           break;
         }
         return makeSysError(fmt::format("creating cgroup {}", dir.string()));
       }
-      h.createdDirs.push_back(dir);
-      // A v1 cpuset cgroup starts with no cpus and mems: nothing could join it.
+      // A v1 cpuset cgroup starts with no cpus and mems: nothing could join it. Filled from
+      // the parent here, also where another creator made the directory a moment ago and
+      // has not filled it yet (seen: a concurrent test's fresh shared parent, ENOSPC on join).
       if (h.has("cpuset") && !h.mount.unified) {
         for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
-          TRY(std::string own, readText(dir / file));
-          if (!trim(own).empty()) continue;
+          auto own = readText(dir / file);
+          if (!own && own.error().sysErrno == ENOENT && attempt < 10) {
+            parentVanished = true;  // removed by a concurrent destroy() meanwhile
+            break;
+          }
+          if (!own) return tl::unexpected(own.error());
+          if (!trim(*own).empty()) continue;
           TRY(std::string inherited, readText(parent / file));
           if (int err = writeText(dir / file, trim(inherited))) {
             return makeSysError(fmt::format("copying {} from {}", file, parent.string()), err);
           }
         }
+        if (parentVanished) break;
       }
     }
     if (!parentVanished) return {};
