@@ -106,3 +106,21 @@ start_containerd() {
   eval "$out"
   containerd_pid=$(<"$dir/containerd.pid")
 }
+
+# ctr_e2e_setup NS: a work directory ($work, the private containerd's $dir inside it) for
+# a ctr test in containerd namespace NS, removed at exit with everything the test started:
+# the `ctr events` reader ($events_pid), the private containerd ($script stop), and the
+# NS level of the cgroups (ctr's cgroupsPath is /NS/ID; removed only if empty).
+ctr_e2e_setup() {
+  ns=$1
+  work=$(mktemp -d)
+  dir=$work/cd
+  events_pid=""
+  trap ctr_e2e_cleanup EXIT
+}
+ctr_e2e_cleanup() {
+  [[ -n $events_pid ]] && kill "$events_pid" 2>/dev/null
+  "$script" stop "$dir" >/dev/null 2>&1 || true
+  rmdir /sys/fs/cgroup/*/"$ns" /sys/fs/cgroup/"$ns" 2>/dev/null || true
+  rm -rf "$work"
+}

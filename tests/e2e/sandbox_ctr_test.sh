@@ -62,18 +62,7 @@ for f in "$make_image" "$modules"/{sandbox_probe,sandbox_probe.wasm,sleep.wasm,p
 done
 command -v jq >/dev/null || fail "jq is missing"
 
-work=$(mktemp -d)
-dir=$work/cd
-ns=e2e-sandbox
-events_pid=""
-cleanup() {
-  [[ -n $events_pid ]] && kill "$events_pid" 2>/dev/null
-  "$script" stop "$dir" >/dev/null 2>&1 || true
-  # ctr's cgroupsPath is /NS/ID: the NS level stays behind every runtime; only if empty.
-  rmdir /sys/fs/cgroup/*/"$ns" /sys/fs/cgroup/"$ns" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+ctr_e2e_setup e2e-sandbox
 
 c() { "$script" ctr "$dir" -n "$ns" "$@"; }
 

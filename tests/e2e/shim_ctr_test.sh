@@ -34,16 +34,7 @@ for f in "$demo_wasm" "$make_image" "$modules"/{trap_unreachable,invalid,not_was
 done
 command -v script >/dev/null || fail "script(1) is missing (util-linux): needed for a tty"
 
-work=$(mktemp -d)
-dir=$work/cd
-events_pid=""
-cleanup() {
-  [[ -n $events_pid ]] && kill "$events_pid" 2>/dev/null
-  "$script" stop "$dir" >/dev/null 2>&1 || true
-  rm -rf "$work"
-  rmdir /sys/fs/cgroup/*/e2e /sys/fs/cgroup/e2e 2>/dev/null || true  # the namespace's, if empty
-}
-trap cleanup EXIT
+ctr_e2e_setup e2e
 
 sockets_before=$(shim_sockets)
 

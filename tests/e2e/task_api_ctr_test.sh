@@ -57,17 +57,7 @@ done
 /usr/bin/python3 -c 'import grpc' 2>/dev/null ||
   fail "python3-grpcio is missing (for /usr/bin/python3): task_update.py needs it"
 
-work=$(mktemp -d)
-dir=$work/cd
-ns=e2e-taskapi
-events_pid=""
-cleanup() {
-  [[ -n $events_pid ]] && kill "$events_pid" 2>/dev/null
-  "$script" stop "$dir" >/dev/null 2>&1 || true
-  rmdir /sys/fs/cgroup/*/"$ns" /sys/fs/cgroup/"$ns" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+ctr_e2e_setup e2e-taskapi
 
 c() { "$script" ctr "$dir" -n "$ns" "$@"; }
 printf -v ctr_cmd '%q ' "$script" ctr "$dir" -n "$ns"

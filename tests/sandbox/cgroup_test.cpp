@@ -428,6 +428,15 @@ TEST(CgroupTest, InvalidValuesNameTheFieldAndLeaveNothingBehind) {
   }
 }
 
+// A child body that touches 64 MiB: past the 16 MiB limits below, the OOM killer ends it.
+int touch64MiB() {
+  size_t size = 64 << 20;
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return 2;
+  std::memset(p, 1, size);
+  return 0;
+}
+
 TEST(CgroupTest, MemoryLimitOomKillsTheChildAndIsCounted) {
   oci::Resources r;
   r.memoryLimit = 16 << 20;
@@ -435,13 +444,7 @@ TEST(CgroupTest, MemoryLimitOomKillsTheChildAndIsCounted) {
   CgroupGuard cg = create(uniqueParent() + "/ctr", r);
   ASSERT_TRUE(cg.cgroup);
   EXPECT_EQ(cg->oomKillCount().value(), 0u);
-  pid_t child = forkInto(*cg.cgroup, [] {
-    size_t size = 64 << 20;
-    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return 2;
-    std::memset(p, 1, size);
-    return 0;
-  });
+  pid_t child = forkInto(*cg.cgroup, touch64MiB);
   ASSERT_GT(child, 0);
   int status = waitStatus(child);
   ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << WEXITSTATUS(status);
@@ -464,13 +467,7 @@ TEST(CgroupTest, OomNotifierFiresWhenTheKillerActs) {
   ASSERT_TRUE(notifier) << notifier.error().message;
   pollfd quiet{notifier->get(), POLLIN, 0};
   EXPECT_EQ(::poll(&quiet, 1, 100), 0) << "the notifier fired with no OOM";
-  pid_t child = forkInto(*cg.cgroup, [] {
-    size_t size = 64 << 20;
-    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return 2;
-    std::memset(p, 1, size);
-    return 0;
-  });
+  pid_t child = forkInto(*cg.cgroup, touch64MiB);
   ASSERT_GT(child, 0);
   int status = waitStatus(child);
   ASSERT_TRUE(WIFSIGNALED(status));
