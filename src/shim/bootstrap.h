@@ -1,13 +1,12 @@
 // The shim binary protocol: what containerd runs the binary for (`start`, `delete`, `-v`),
 // and the hand-over from `start` to the long-lived daemon.
 //
-// `start` re-executes /proc/self/exe with the same arguments, the action replaced by the
-// hidden `daemon` (kDaemonAction), in its own session, stdio on /dev/null, cwd kept (the
-// bundle), and two inherited descriptors:
-//   fd 3  the listening socket at /run/containerd/s/<hash> (start created it);
-//   fd 4  a sealed memfd holding start's stdin: the runtime options, a serialized
-//         google.protobuf.Any, possibly empty.
-// runShim in daemon mode takes both over into a DaemonContext and calls the DaemonMain.
+// `start` forks the daemon (no exec: its command line stays start's): the child makes its
+// own session, puts stdio on /dev/null, keeps the cwd (the bundle) and, of all descriptors,
+// only the listening socket at /run/containerd/s/<hash> (start created it), as fd 3. It
+// calls the DaemonMain with a DaemonContext holding that socket and start's stdin (the
+// runtime options, a serialized google.protobuf.Any, possibly empty), and exits with its
+// result; start prints the address and exits at once.
 #pragma once
 
 #include <filesystem>
@@ -30,7 +29,7 @@ struct ShimIdentity {
 // Everything the daemon starts from.
 struct DaemonContext {
   ShimFlags flags;
-  UniqueFd listener;             // the listening ttrpc socket (was fd 3), close-on-exec
+  UniqueFd listener;             // the listening ttrpc socket (fd 3), close-on-exec
   std::string socketPath;        // its path, for removal when the daemon exits
   std::filesystem::path bundle;  // -bundle, else the working directory
   std::string ttrpcAddress;      // $TTRPC_ADDRESS: containerd's ttrpc socket (events)
@@ -54,11 +53,11 @@ std::string versionText(const ShimIdentity& identity);
 // is an error.
 Expected<std::string> readGroupId(const std::filesystem::path& bundle, const std::string& id);
 
-// `start`: reuses a live daemon for the group or starts one; writes <bundle>/address and
-// returns the address to print. runtimeOptions is what was read from stdin; argv0 is the
-// daemon's argv[0] (the binary is always /proc/self/exe).
+// `start`: reuses a live daemon for the group or forks one running daemonMain; writes
+// <bundle>/address and returns the address to print. runtimeOptions is what was read from
+// stdin. Must be called by a single-threaded process (it forks).
 Expected<std::string> startShim(const ShimFlags& flags, const std::string& runtimeOptions,
-                                const std::string& argv0);
+                                const DaemonMain& daemonMain);
 
 // `delete`: removes what a dead daemon left for this id (its socket file when nothing
 // answers on it) and returns the serialized DeleteResponse to print. Never fails on

@@ -48,7 +48,6 @@ tl::unexpected<Error> usageError(std::string message) {
 std::optional<ShimAction> parseAction(std::string_view word) {
   if (word == "start") return ShimAction::kStart;
   if (word == "delete") return ShimAction::kDelete;
-  if (word == kDaemonAction) return ShimAction::kDaemon;
   return std::nullopt;
 }
 
@@ -70,7 +69,6 @@ Expected<void> checkRequired(const ShimFlags& flags) {
 
 Expected<ShimFlags> parseShimFlags(std::span<const std::string> args) {
   ShimFlags flags;
-  flags.args.assign(args.begin(), args.end());
   size_t i = 0;
   for (; i < args.size(); ++i) {
     std::string_view arg = args[i];
@@ -115,23 +113,12 @@ Expected<ShimFlags> parseShimFlags(std::span<const std::string> args) {
       return usageError("unknown action \"" + args[i] + "\": expected start or delete");
     }
     flags.action = *action;
-    flags.actionIndex = i;
     if (i + 1 < args.size()) {
       return usageError("unexpected argument \"" + args[i + 1] + "\" after the action");
     }
   }
   TRY_VOID(checkRequired(flags));
   return flags;
-}
-
-std::vector<std::string> daemonArgs(const ShimFlags& flags) {
-  std::vector<std::string> args = flags.args;
-  if (flags.action != ShimAction::kNone && flags.actionIndex < args.size()) {
-    args[flags.actionIndex] = std::string(kDaemonAction);
-  } else {
-    args.emplace_back(kDaemonAction);
-  }
-  return args;
 }
 
 }  // namespace runwasi::shim

@@ -14,13 +14,7 @@ enum class ShimAction {
   kNone,    // no action: only valid with -v
   kStart,   // start (or reuse) the daemon, print its address
   kDelete,  // clean up after a dead daemon, print a DeleteResponse
-  kDaemon,  // hidden: the daemon itself, re-executed by start (see kDaemonAction)
 };
-
-// The hidden action start re-executes the binary with, in place of "start". An explicit
-// word rather than an environment variable: it shows in ps, and is not inherited by the
-// container processes the daemon starts.
-inline constexpr std::string_view kDaemonAction = "daemon";
 
 struct ShimFlags {
   std::string ns;                            // -namespace
@@ -32,9 +26,6 @@ struct ShimFlags {
   bool debug = false;                        // -debug
   bool version = false;                      // -v
   ShimAction action = ShimAction::kNone;
-  // Every argument after the program name, as given; actionIndex points at the action.
-  std::vector<std::string> args;
-  size_t actionIndex = 0;
 };
 
 // Parses the arguments after the program name: "-flag value", "-flag=value", "--flag",
@@ -42,8 +33,5 @@ struct ShimFlags {
 // "--") is the action. Unknown flags, missing values, unknown or extra actions, and a
 // missing -namespace/-id/-address where the action needs them are InvalidArgument errors.
 Expected<ShimFlags> parseShimFlags(std::span<const std::string> args);
-
-// The daemon's arguments: the same flags with the action replaced by kDaemonAction.
-std::vector<std::string> daemonArgs(const ShimFlags& flags);
 
 }  // namespace runwasi::shim

@@ -214,21 +214,19 @@ class BootstrapProcessTest : public ::testing::Test {
         "-id",        id,  action};
   }
 
-  // The live daemons of this test: processes whose command line is ours, ending in
-  // "daemon" (zombies have an empty command line).
+  // The live daemons of this test: processes whose command line is ours and that lead a
+  // session of their own (start's fork keeps start's command line, and makes a session;
+  // zombies have an empty command line).
   std::vector<pid_t> daemonPids() const {
     std::vector<pid_t> pids;
     std::string marker = std::string("-namespace") + '\0' + ns_ + '\0';
-    std::string tail = std::string(1, '\0') + std::string(kDaemonAction) + '\0';
     DIR* proc = ::opendir("/proc");
     if (proc == nullptr) return pids;
     while (dirent* entry = ::readdir(proc)) {
       pid_t pid = std::atoi(entry->d_name);
       if (pid <= 0) continue;
       std::string cmdline = slurp(fs::path("/proc") / entry->d_name / "cmdline");
-      if (cmdline.find(marker) != std::string::npos && cmdline.ends_with(tail)) {
-        pids.push_back(pid);
-      }
+      if (cmdline.find(marker) != std::string::npos && ::getsid(pid) == pid) pids.push_back(pid);
     }
     ::closedir(proc);
     return pids;
@@ -402,10 +400,26 @@ TEST_F(BootstrapProcessTest, BadConfigJsonFailsStartClearly) {
   EXPECT_TRUE(daemonPids().empty());
 }
 
-TEST_F(BootstrapProcessTest, DaemonActionByHandIsRefused) {
-  ShimRun run = runShimBinary(shimArgs("c1", std::string(kDaemonAction)), scratch_->path());
-  EXPECT_EQ(run.exitCode, 1);
-  EXPECT_NE(run.err.find("fd 3 is not a listening socket"), std::string::npos) << run.err;
+// The daemon is start's fork: nothing of start's descriptors (containerd's pipes, the
+// caller's files) may stay open in it, only stdio on /dev/null and its own sockets.
+TEST_F(BootstrapProcessTest, TheDaemonKeepsOnlyItsSocketAndDevNull) {
+  std::string pod = group("fds");
+  ShimRun run = runShimBinary(shimArgs("c1", "start"), podBundle("c1", pod));
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  ASSERT_EQ(describe(address(pod)).substr(0, 6), "id=c1\n");  // serving: set up done
+  ASSERT_EQ(daemonPids().size(), 1u);
+  pid_t daemon = daemonPids().front();
+  fs::path fds = fs::path("/proc") / std::to_string(daemon) / "fd";
+  std::error_code ec;
+  for (int stdio = 0; stdio <= 2; ++stdio)
+    EXPECT_EQ(fs::read_symlink(fds / std::to_string(stdio), ec), "/dev/null") << stdio;
+  EXPECT_TRUE(fs::read_symlink(fds / "3", ec).string().starts_with("socket:")) << ec.message();
+  for (const auto& entry : fs::directory_iterator(fds, ec)) {
+    std::string target = fs::read_symlink(entry.path(), ec).string();
+    EXPECT_TRUE(target == "/dev/null" || target.starts_with("socket:") ||
+                target.starts_with("anon_inode:"))
+        << "fd " << entry.path().filename() << " -> " << target;
+  }
 }
 
 }  // namespace

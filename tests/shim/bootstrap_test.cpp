@@ -42,7 +42,6 @@ TEST(ShimFlags, ParsesContainerdStartLine) {
   EXPECT_FALSE(flags->version);
   EXPECT_EQ(flags->bundle, "");
   EXPECT_EQ(flags->action, ShimAction::kStart);
-  EXPECT_EQ(flags->actionIndex, 9u);
 }
 
 TEST(ShimFlags, ParsesEqualsSyntaxDoubleDashAndDelete) {
@@ -86,18 +85,6 @@ TEST(ShimFlags, RejectsBadLinesWithClearMessages) {
   EXPECT_EQ(parseError({"-id", "c", "-address", "a", "start"}), "shim namespace cannot be empty");
   EXPECT_EQ(parseError({"-namespace", "ns", "-address", "a", "start"}), "flag -id is required");
   EXPECT_EQ(parseError({"-namespace", "ns", "-id", "c", "start"}), "flag -address is required");
-}
-
-TEST(ShimFlags, DaemonArgsReplaceOnlyTheAction) {
-  auto flags = parse({"-namespace", "ns", "-id", "start", "-address", "a", "start"});
-  ASSERT_TRUE(flags) << flags.error().message;
-  EXPECT_EQ(flags->id, "start");
-  std::vector<std::string> expected = {
-      "-namespace", "ns", "-id", "start", "-address", "a", std::string(kDaemonAction)};
-  EXPECT_EQ(daemonArgs(*flags), expected);
-  auto daemon = parseShimFlags(daemonArgs(*flags));
-  ASSERT_TRUE(daemon) << daemon.error().message;
-  EXPECT_EQ(daemon->action, ShimAction::kDaemon);
 }
 
 TEST(ShimAddress, GoCleanPath) {
