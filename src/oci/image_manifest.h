@@ -1,0 +1,73 @@
+// Reading what an image is made of, as containerd's content store holds it: OCI (and
+// Docker) indexes and manifests, and whether an image is a Wasm image.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+
+namespace runwasi::oci {
+
+// Media types an image is read by; what the image builder writes is in image_builder.h.
+namespace wasm_media_type {
+// runwasi's format: a config with architecture "wasm", modules as layers of this type.
+inline constexpr std::string_view kRunwasiLayer =
+    "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm";
+// The CNCF Wasm OCI artifact: this config media type, modules as application/wasm layers.
+inline constexpr std::string_view kArtifactConfig = "application/vnd.wasm.config.v0+json";
+inline constexpr std::string_view kArtifactLayer = "application/wasm";
+}  // namespace wasm_media_type
+
+// The layer annotation naming a layer's file (what the builder sets to the module's name).
+inline constexpr std::string_view kTitleAnnotation = "org.opencontainers.image.title";
+
+// A content descriptor as an index or manifest names it.
+struct ContentRef {
+  std::string mediaType;
+  std::string digest;  // "sha256:<64 hex>"
+  int64_t size = 0;
+  std::map<std::string, std::string> annotations;
+  std::string os;            // an index entry's platform, when it has one
+  std::string architecture;  // an index entry's platform, when it has one
+};
+
+struct ParsedManifest {
+  ContentRef config;
+  std::vector<ContentRef> layers;
+};
+
+bool isIndexMediaType(std::string_view mediaType);
+bool isManifestMediaType(std::string_view mediaType);
+
+// The manifests an index lists. InvalidArgument for JSON that is not an index.
+Expected<std::vector<ContentRef>> parseImageIndex(std::span<const uint8_t> json);
+// A manifest's config and layers. InvalidArgument for JSON that is not a manifest.
+Expected<ParsedManifest> parseImageManifest(std::span<const uint8_t> json);
+
+// The Wasm manifest of an index: the entry whose platform is wasm (architecture "wasm"),
+// nullopt when there is none.
+std::optional<ContentRef> pickWasmManifest(std::span<const ContentRef> manifests);
+
+// Whether a manifest describes a Wasm image: the CNCF artifact's config media type, or a
+// config whose architecture is "wasm" (runwasi's format). `configJson` is read only for
+// the latter; it may be empty when the config media type already decides.
+bool isWasmImage(const ParsedManifest& manifest, std::span<const uint8_t> configJson);
+// Whether the config's media type alone says Wasm (no need to read the config blob).
+bool isWasmArtifactConfig(std::string_view configMediaType);
+
+// The layer holding the module among `layers` of a type in `runnableTypes`: the one whose
+// title annotation is the entrypoint's file name when several qualify, else the first.
+// NotFound naming the layers' types when none qualifies.
+Expected<ContentRef> pickModuleLayer(std::span<const ContentRef> layers,
+                                     std::span<const std::string> runnableTypes,
+                                     std::string_view entrypointPath);
+
+// Checks a "sha256:<hex>" digest (the form containerd's API takes and returns).
+Expected<void> checkDigest(std::string_view digest);
+
+}  // namespace runwasi::oci
