@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../support/scratch_dir.h"
+#include "../support/wasm_fixtures.h"
 #include "image_tar_reader.h"
 
 namespace runwasi::oci {
@@ -23,8 +24,7 @@ using testing::ScratchDir;
 using testing::TarEntry;
 using testing::textOf;
 
-// The smallest valid module: magic and version.
-const Bytes kModule = {0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00};
+const Bytes kModule = testing::kEmptyModule;
 
 ImageSpec demoSpec() {
   ImageSpec spec;

@@ -12,6 +12,7 @@
 
 #include "../support/process.h"
 #include "../support/scratch_dir.h"
+#include "../support/wasm_fixtures.h"
 #include "common/file.h"
 #include "oci/tar_writer.h"
 
@@ -66,7 +67,7 @@ TEST(ImageImport, ContainerdImportsNamesAndUnpacksTheImage) {
   if (std::string why = skipReason(); !why.empty()) GTEST_SKIP() << why;
 
   ScratchDir scratch;
-  const Bytes module = {0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00};
+  const Bytes module = testing::kEmptyModule;
   ASSERT_TRUE(writeFileAtomic(scratch / "wasi-demo-app.wasm", module));
   fs::path tar = scratch / "image.tar";
   auto built =
@@ -134,22 +135,18 @@ TEST(ImageImport, WasmImagesImportWithoutUnpackAndServeTheirModules) {
   if (std::string why = skipReason(); !why.empty()) GTEST_SKIP() << why;
 
   ScratchDir scratch;
-  // Three modules that differ (a custom section named "a", "b" or "c" after the header),
-  // so each layer's digest names one module.
-  auto module = [](char name) {
-    return Bytes{0x00, 'a',  's',  'm',  0x01, 0x00,
-                 0x00, 0x00, 0x00, 0x02, 0x01, static_cast<uint8_t>(name)};
-  };
+  // Three modules that differ, so each layer's digest names one module.
+  using testing::moduleNamed;
   TarWriter staticFiles;
   ASSERT_TRUE(staticFiles.addFile("index.html", Bytes{'<', 'p', '>'}));
   ASSERT_TRUE(writeFileAtomic(scratch / "static.tar", std::move(staticFiles).finish()));
   const std::vector<WasmImage> images = {
-      {"ghcr.io/example/wasm-runwasi:v1", {"--format", "runwasi"}, module('a')},
+      {"ghcr.io/example/wasm-runwasi:v1", {"--format", "runwasi"}, moduleNamed('a')},
       {"ghcr.io/example/wasm-hybrid:v1",
        {"--format", "runwasi", "--layer",
         "application/vnd.oci.image.layer.v1.tar=" + (scratch / "static.tar").string()},
-       module('b')},
-      {"ghcr.io/example/wasm-artifact:v1", {"--as-artifact"}, module('c')},
+       moduleNamed('b')},
+      {"ghcr.io/example/wasm-artifact:v1", {"--as-artifact"}, moduleNamed('c')},
   };
   std::vector<fs::path> tars;
   for (const auto& image : images) {

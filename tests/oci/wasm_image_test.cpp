@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/wasm_fixtures.h"
 #include "image_tar_reader.h"
 #include "oci/image_builder.h"
 
@@ -18,17 +19,13 @@ namespace {
 
 using nlohmann::json;
 using testing::bytesOf;
+using testing::digestOf;
 using testing::readImage;
 using testing::ReadImage;
 using testing::textOf;
 
-// Two different valid modules (magic, version, then an empty custom section in the second).
-const Bytes kModuleA = {0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00};
-const Bytes kModuleB = {0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00, 0x00, 0x02, 0x01, 'b'};
-
-std::string digestOf(const Bytes& b) {
-  return "sha256:" + sha256Hex(b);
-}
+const Bytes kModuleA = testing::kEmptyModule;
+const Bytes kModuleB = testing::moduleNamed('b');
 
 // A tar of one file, as a --layer of static files would be.
 Bytes tarOf(std::string_view path, std::string_view content) {
@@ -201,95 +198,77 @@ TEST(WasmImage, RejectsWhatCannotBeAWasmImage) {
   struct Case {
     const char* what;
     void (*edit)(ImageSpec&);
-    ErrorCode code;
     const char* needle;
   };
-  static const Bytes kComponent = {0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00};
   static const Bytes kText = bytesOf("hello, world");
   const Case cases[] = {
-      {"no modules", [](ImageSpec& s) { s.modules.clear(); }, ErrorCode::kInvalidArgument,
-       "the image has no modules"},
+      {"no modules", [](ImageSpec& s) { s.modules.clear(); }, "the image has no modules"},
       {"text module", [](ImageSpec& s) { s.modules[0].content = kText; },
-       ErrorCode::kInvalidArgument, "app.wasm: not a WebAssembly module (no \\0asm header)"},
-      {"component", [](ImageSpec& s) { s.modules[0].content = kComponent; },
-       ErrorCode::kInvalidArgument, "app.wasm: a WebAssembly component, not a core module"},
-      {"odd version", [](ImageSpec& s) { s.modules[0].content[4] = 2; },
-       ErrorCode::kInvalidArgument, "unknown binary version"},
+       "app.wasm: not a WebAssembly module (no \\0asm header)"},
+      {"component", [](ImageSpec& s) { s.modules[0].content = testing::kComponentHeader; },
+       "app.wasm: a WebAssembly component, not a core module"},
+      {"odd version", [](ImageSpec& s) { s.modules[0].content[4] = 2; }, "unknown binary version"},
       {"name with /", [](ImageSpec& s) { s.modules[0].name = "bin/app.wasm"; },
-       ErrorCode::kInvalidArgument, "bad module name \"bin/app.wasm\""},
-      {"name ..", [](ImageSpec& s) { s.modules[0].name = ".."; }, ErrorCode::kInvalidArgument,
-       "bad path"},
+       "bad module name \"bin/app.wasm\""},
+      {"name ..", [](ImageSpec& s) { s.modules[0].name = ".."; }, "bad path"},
       {"two names",
        [](ImageSpec& s) {
          s.modules.push_back({"app.wasm", kModuleB});
        },
-       ErrorCode::kInvalidArgument, "two modules named \"app.wasm\""},
+       "two modules named \"app.wasm\""},
       {"rootfs files",
        [](ImageSpec& s) {
          s.rootfs.push_back({"a", kText, 0644});
        },
-       ErrorCode::kInvalidArgument, "a Wasm image has module layers, not rootfs files"},
-      {"not a media type",
-       [](ImageSpec& s) {
-         s.layers.push_back({"tar", kText, "x.tar"});
-       },
-       ErrorCode::kInvalidArgument, "x.tar: \"tar\" is not a media type"},
-      {"tar that is not",
-       [](ImageSpec& s) {
-         s.layers.push_back({std::string(media_type::kLayerTar), kText, "x.tar"});
-       },
-       ErrorCode::kInvalidArgument, "x.tar: not a tar archive"},
-      {"gzip that is not",
-       [](ImageSpec& s) {
-         s.layers.push_back({std::string(media_type::kLayerTarGzip), kText, "x.tgz"});
-       },
-       ErrorCode::kInvalidArgument, "x.tgz: not gzip data"},
-      {"truncated gzip",
-       [](ImageSpec& s) {
-         Bytes gz = gzipOf(tarOf("a", "b"));
-         gz.resize(gz.size() / 2);
-         s.layers.push_back({std::string(media_type::kLayerTarGzip), gz, "x.tgz"});
-       },
-       ErrorCode::kInvalidArgument, "x.tgz: truncated gzip data"},
-      {"gzip of text",
-       [](ImageSpec& s) {
-         s.layers.push_back({std::string(media_type::kLayerTarGzip), gzipOf(kText), "x.tgz"});
-       },
-       ErrorCode::kInvalidArgument, "x.tgz: not a gzip-compressed tar archive"},
-      {"zstd",
-       [](ImageSpec& s) {
-         s.layers.push_back({std::string(media_type::kLayerTarZstd), kText, "x.tar.zst"});
-       },
-       ErrorCode::kUnimplemented, "x.tar.zst: application/vnd.oci.image.layer.v1.tar+zstd: zstd"},
-      {"wasm layer that is not",
-       [](ImageSpec& s) {
-         s.layers.push_back({"application/wasm", kText, "y.wasm"});
-       },
-       ErrorCode::kInvalidArgument, "y.wasm: not a WebAssembly module"},
+       "a Wasm image has module layers, not rootfs files"},
+  };
+  // Extra layers whose content does not fit their media type.
+  struct LayerCase {
+    std::string_view mediaType;
+    Bytes content;
+    const char* needle;
+  };
+  Bytes truncatedGzip = gzipOf(tarOf("a", "b"));
+  truncatedGzip.resize(truncatedGzip.size() / 2);
+  const LayerCase layerCases[] = {
+      {"tar", kText, "\"tar\" is not a media type"},
+      {media_type::kLayerTar, kText, "not a tar archive"},
+      {media_type::kLayerTarGzip, kText, "not gzip data"},
+      {media_type::kLayerTarGzip, truncatedGzip, "truncated gzip data"},
+      {media_type::kLayerTarGzip, gzipOf(kText), "not a gzip-compressed tar archive"},
+      {media_type::kWasm, kText, "not a WebAssembly module"},
+      {media_type::kLayerTarZstd, kText,
+       "application/vnd.oci.image.layer.v1.tar+zstd: zstd-compressed layers are not supported"},
+  };
+  auto expectRefused = [](const ImageSpec& spec, std::string_view what, std::string_view needle) {
+    auto image = buildImage(spec);
+    ASSERT_FALSE(image) << what;
+    bool zstd = needle.find("zstd") != needle.npos;
+    EXPECT_EQ(image.error().code, zstd ? ErrorCode::kUnimplemented : ErrorCode::kInvalidArgument)
+        << what;
+    EXPECT_NE(image.error().message.find(needle), std::string::npos)
+        << what << ": " << image.error().message;
+    EXPECT_EQ(image.error().message.find('\n'), std::string::npos) << what;
   };
   for (ImageFormat format : {ImageFormat::kRunwasi, ImageFormat::kWasmArtifact}) {
     for (const Case& c : cases) {
       ImageSpec spec = wasmSpec(format);
       c.edit(spec);
-      auto image = buildImage(spec);
-      ASSERT_FALSE(image) << c.what;
-      EXPECT_EQ(image.error().code, c.code) << c.what;
-      EXPECT_NE(image.error().message.find(c.needle), std::string::npos)
-          << c.what << ": " << image.error().message;
-      EXPECT_EQ(image.error().message.find('\n'), std::string::npos) << c.what;
+      expectRefused(spec, c.what, c.needle);
+    }
+    for (const LayerCase& c : layerCases) {
+      ImageSpec spec = wasmSpec(format);
+      spec.layers.push_back({std::string(c.mediaType), c.content, "dir/x.layer"});
+      // The message names the layer by its origin.
+      expectRefused(spec, c.mediaType, std::string("dir/x.layer: ") + c.needle);
     }
   }
   ImageSpec artifact = wasmSpec(ImageFormat::kWasmArtifact);
   artifact.entrypoint = {"/app.wasm"};
-  auto withEntrypoint = buildImage(artifact);
-  ASSERT_FALSE(withEntrypoint);
-  EXPECT_NE(withEntrypoint.error().message.find("artifact's config has no entrypoint"),
-            std::string::npos);
+  expectRefused(artifact, "artifact entrypoint", "artifact's config has no entrypoint");
   ImageSpec rootfs = wasmSpec(ImageFormat::kRootfs);
   rootfs.rootfs.push_back({"app.wasm", kModuleA, 0755});
-  auto withModules = buildImage(rootfs);
-  ASSERT_FALSE(withModules);
-  EXPECT_NE(withModules.error().message.find("are for the Wasm formats"), std::string::npos);
+  expectRefused(rootfs, "rootfs with modules", "are for the Wasm formats");
 }
 
 TEST(WasmImage, MediaTypesAndLayerKinds) {

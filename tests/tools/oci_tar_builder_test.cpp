@@ -15,6 +15,7 @@
 
 #include "../support/process.h"
 #include "../support/scratch_dir.h"
+#include "../support/wasm_fixtures.h"
 #include "common/file.h"
 
 namespace runwasi {
@@ -22,15 +23,15 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::digestOf;
 using testing::ProcessResult;
 using testing::runProcess;
 using testing::ScratchDir;
 
-const Bytes kModule = {0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00};
-// Another module: an empty custom section named "b" after the header.
-const Bytes kOtherModule = {0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00, 0x00, 0x02, 0x01, 'b'};
-const Bytes kComponent = {0x00, 'a', 's', 'm', 0x0d, 0x00, 0x01, 0x00};
+const Bytes& kModule = testing::kEmptyModule;
 
+// Another module, for the tests that need two.
+const Bytes kOtherModule = testing::moduleNamed('b');
 constexpr char kTarType[] = "application/vnd.oci.image.layer.v1.tar";
 constexpr char kTarGzipType[] = "application/vnd.oci.image.layer.v1.tar+gzip";
 constexpr char kWasmLayerType[] = "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm";
@@ -59,10 +60,6 @@ Facts parseFacts(const std::string& out) {
   return f;
 }
 
-std::string digestOf(const Bytes& b) {
-  return "sha256:" + sha256Hex(b);
-}
-
 class OciTarBuilder : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -70,7 +67,7 @@ class OciTarBuilder : public ::testing::Test {
     ASSERT_TRUE(writeFileAtomic(dir_ / "other.wasm", kOtherModule));
     ASSERT_TRUE(
         writeFileAtomic(dir_ / "not-wasm.txt", Bytes{'h', 'e', 'l', 'l', 'o', '!', '!', '!'}));
-    ASSERT_TRUE(writeFileAtomic(dir_ / "component.wasm", kComponent));
+    ASSERT_TRUE(writeFileAtomic(dir_ / "component.wasm", testing::kComponentHeader));
   }
 
   ProcessResult tool(std::vector<std::string> args) {
