@@ -4,6 +4,8 @@ find_package(Threads REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(fmt REQUIRED)
 find_package(GTest REQUIRED)
+# zlib (zlib1g-dev): the image builder's gzip-compressed tar layers.
+find_package(ZLIB REQUIRED)
 
 # tl::expected (libexpected-dev) is header-only.
 find_path(TL_EXPECTED_INCLUDE_DIR tl/expected.hpp REQUIRED)

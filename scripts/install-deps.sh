@@ -24,6 +24,8 @@ packages=(
   iproute2
   # shim bootstrap: reads config.json annotations (header-only JSON parser)
   nlohmann-json3-dev
+  # oci-tar-builder: the diff_id of a gzip-compressed tar layer
+  zlib1g-dev
   # the container sandbox: seccomp profiles; the e2e tests: a busybox image, runc to compare
   libseccomp-dev busybox-static runc
   # Kubernetes (CRI) e2e test: CNI plugins (bridge, host-local, loopback in /usr/lib/cni),

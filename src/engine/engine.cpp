@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "oci/media_types.h"
+
 namespace runwasi::engine {
 
 ModuleSource makeModuleSource(std::string name, Bytes bytes) {
@@ -15,7 +17,7 @@ bool Engine::canHandle(std::span<const uint8_t> bytes) const {
 }
 
 std::vector<std::string> Engine::supportedLayerTypes() const {
-  return {"application/vnd.bytecodealliance.wasm.component.layer.v0+wasm", "application/wasm"};
+  return {std::string(oci::media_type::kWasmLayer), std::string(oci::media_type::kWasm)};
 }
 
 }  // namespace runwasi::engine

@@ -1,9 +1,11 @@
-// OCI image tarballs (image layout 1.0.0) that `ctr images import` names and unpacks:
-// the image builder behind tools/oci-tar-builder, and the ustar writer under it.
+// OCI image tarballs (image layout 1.0.0) that `ctr images import` names: the image builder
+// behind tools/oci-tar-builder, in the three formats of ImageFormat.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -11,38 +13,22 @@
 
 #include "common/error.h"
 #include "common/file.h"
+#include "oci/image_reference.h"
+#include "oci/media_types.h"
+#include "oci/tar_writer.h"
 
 namespace runwasi::oci {
 
-// The media types and annotations the builder writes, in one place.
-namespace media_type {
-inline constexpr std::string_view kImageIndex = "application/vnd.oci.image.index.v1+json";
-inline constexpr std::string_view kImageManifest = "application/vnd.oci.image.manifest.v1+json";
-inline constexpr std::string_view kImageConfig = "application/vnd.oci.image.config.v1+json";
-// Uncompressed: its digest is its diff_id, and containerd 1.6's unpacker applies it as is.
-inline constexpr std::string_view kLayerTar = "application/vnd.oci.image.layer.v1.tar";
-}  // namespace media_type
-
-namespace annotation {
-// The tag alone, as containerd's and BuildKit's exporters write it.
-inline constexpr std::string_view kRefName = "org.opencontainers.image.ref.name";
-// The full name; containerd's importer names the image by it verbatim.
-inline constexpr std::string_view kContainerdImageName = "io.containerd.image.name";
-}  // namespace annotation
-
-// An image name split the way registries and containerd see it.
-struct ImageReference {
-  std::string repository;  // "docker.io/library/app", "ghcr.io/example/app"
-  std::string tag;         // "latest" when none was given
-
-  std::string full() const { return repository + ":" + tag; }
+enum class ImageFormat {
+  // linux/amd64, the files in one uncompressed tar layer: `ctr images import` unpacks it
+  // and `ctr run` starts it (the shim finds the module in the rootfs).
+  kRootfs,
+  // runwasi's: wasip1/wasm, each module a kWasmLayer layer, config.Entrypoint naming one.
+  // containerd 1.6 imports it with --all-platforms --no-unpack; only CRI runs it.
+  kRunwasi,
+  // The CNCF Wasm artifact: wasip1/wasm, config kWasmArtifactConfig, modules as kWasm.
+  kWasmArtifact,
 };
-
-// Parses and normalizes a name as docker and CRI resolve it: "app" becomes
-// "docker.io/library/app:latest", "example/app:v1" becomes "docker.io/example/app:v1", a name
-// whose first component has a '.' or ':' or is "localhost" keeps its registry. Digest
-// references ("@sha256:...") and malformed names are InvalidArgument.
-Expected<ImageReference> parseImageReference(std::string_view name);
 
 // One regular file of a rootfs layer; owned by root, mtime 0.
 struct LayerFile {
@@ -51,13 +37,31 @@ struct LayerFile {
   uint32_t mode = 0644;
 };
 
+// A core WebAssembly module, one layer of a Wasm image.
+struct WasmModule {
+  std::string name;  // a file name ("app.wasm"): the layer's kTitle annotation
+  Bytes content;
+};
+
+// A layer stored as given (e.g. a tar of static files beside the modules).
+struct LayerBlob {
+  std::string mediaType;
+  Bytes content;
+  std::string origin;  // what error messages call it, e.g. the file it came from
+};
+
 // Everything the image is made of. The same spec always yields the same bytes.
 struct ImageSpec {
   ImageReference reference;
-  std::vector<LayerFile> rootfs;  // one uncompressed tar layer (directories implied)
+  ImageFormat format = ImageFormat::kRootfs;
+  std::vector<LayerFile> rootfs;    // kRootfs: one uncompressed tar layer (directories implied)
+  std::vector<WasmModule> modules;  // the Wasm formats: one layer each, first, in this order
+  std::vector<LayerBlob> layers;    // the Wasm formats: after the modules, in this order
+  // config.Entrypoint and config.Cmd as given (kRootfs, kRunwasi; the artifact has neither).
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
-  // linux/amd64: what ctr's default platform matcher accepts, so import unpacks the layer.
+  // kRootfs's platform: linux/amd64 is what ctr's default platform matcher accepts, so
+  // import unpacks the layer. The Wasm formats are always wasip1/wasm.
   std::string architecture = "amd64";
   std::string os = "linux";
 };
@@ -66,6 +70,7 @@ struct Descriptor {
   std::string mediaType;
   std::string digest;  // "sha256:<hex>"
   uint64_t size = 0;
+  std::map<std::string, std::string> annotations;
 };
 
 // A built image: the tarball and what it holds.
@@ -73,31 +78,34 @@ struct BuiltImage {
   Bytes tarball;
   Descriptor manifest;
   Descriptor config;
-  std::vector<Descriptor> layers;
+  std::vector<Descriptor> layers;  // in manifest order
 };
 
 // Builds the tarball in memory: oci-layout, index.json (one manifest, annotated with the
-// name), blobs/sha256/{manifest, config, layer}.
+// name, with its platform), blobs/sha256/{manifest, config, layers}. Wrong inputs (no
+// files or modules, a module that is not one, a layer whose content does not match its
+// media type, fields of another format) are InvalidArgument.
 Expected<BuiltImage> buildImage(const ImageSpec& spec);
 
 // Builds and writes the tarball atomically: on any error no file is left at `out`.
 Expected<BuiltImage> writeImageTarball(const ImageSpec& spec, const std::filesystem::path& out);
 
-// A minimal POSIX ustar writer: regular files and directories, uid/gid 0, mtime 0, no
-// extended headers, so its output depends on nothing but the entries and their order.
-class TarWriter {
- public:
-  // Paths up to 255 bytes (split into ustar's prefix and name at a '/'); sizes < 8 GiB.
-  Expected<void> addFile(std::string_view path, std::span<const uint8_t> content,
-                         uint32_t mode = 0644);
-  Expected<void> addDirectory(std::string_view path, uint32_t mode = 0755);
-  // Appends the two zero blocks that end an archive and returns it.
-  Bytes finish() &&;
+// RFC 6838's type "/" subtype (restricted-name characters, no parameters), as an OCI
+// descriptor's mediaType must be.
+bool isMediaType(std::string_view s);
 
- private:
-  Expected<void> addHeader(std::string_view path, char type, uint32_t mode, uint64_t size);
+// The kind of a layer media type: from kLayerTypes, kOther for any other.
+LayerKind layerKind(std::string_view mediaType);
 
-  Bytes out_;
-};
+// Checks for a core WebAssembly module ("\0asm", version 1): components and other files are
+// InvalidArgument, with a message that leaves naming the file to the caller.
+Expected<void> checkWasmModule(std::span<const uint8_t> bytes);
+
+// The diff_id a config lists for a layer of this media type, after checking that the
+// content fits it: its digest for a tar, the digest of the decompressed tar for tar+gzip,
+// nullopt for Wasm and other layers (not part of the rootfs). InvalidArgument for content
+// that does not fit its type, Unimplemented for tar+zstd.
+Expected<std::optional<std::string>> layerDiffId(std::string_view mediaType,
+                                                 std::span<const uint8_t> content);
 
 }  // namespace runwasi::oci

@@ -11,15 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kIndexTypes[] = {
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-};
-constexpr std::string_view kManifestTypes[] = {
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-};
-
 tl::unexpected<Error> invalid(std::string message) {
   return makeError(ErrorCode::kInvalidArgument, std::move(message));
 }
@@ -75,11 +66,11 @@ Expected<std::vector<ContentRef>> parseDescriptors(const json& doc, const char* 
 }  // namespace
 
 bool isIndexMediaType(std::string_view mediaType) {
-  return std::ranges::find(kIndexTypes, mediaType) != std::end(kIndexTypes);
+  return std::ranges::find(kIndexMediaTypes, mediaType) != std::end(kIndexMediaTypes);
 }
 
 bool isManifestMediaType(std::string_view mediaType) {
-  return std::ranges::find(kManifestTypes, mediaType) != std::end(kManifestTypes);
+  return std::ranges::find(kManifestMediaTypes, mediaType) != std::end(kManifestMediaTypes);
 }
 
 Expected<void> checkDigest(std::string_view digest) {
@@ -114,7 +105,7 @@ std::optional<ContentRef> pickWasmManifest(std::span<const ContentRef> manifests
 }
 
 bool isWasmArtifactConfig(std::string_view configMediaType) {
-  return configMediaType == wasm_media_type::kArtifactConfig;
+  return configMediaType == media_type::kWasmArtifactConfig;
 }
 
 bool isWasmImage(const ParsedManifest& manifest, std::span<const uint8_t> configJson) {
@@ -140,7 +131,7 @@ Expected<ContentRef> pickModuleLayer(std::span<const ContentRef> layers,
   }
   std::string file = std::filesystem::path(entrypointPath).filename().string();
   for (const ContentRef* layer : runnable) {
-    auto title = layer->annotations.find(std::string(kTitleAnnotation));
+    auto title = layer->annotations.find(std::string(annotation::kTitle));
     if (title != layer->annotations.end() && title->second == file) return *layer;
   }
   return *runnable.front();

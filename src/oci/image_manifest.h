@@ -10,21 +10,9 @@
 #include <vector>
 
 #include "common/error.h"
+#include "oci/media_types.h"
 
 namespace runwasi::oci {
-
-// Media types an image is read by; what the image builder writes is in image_builder.h.
-namespace wasm_media_type {
-// runwasi's format: a config with architecture "wasm", modules as layers of this type.
-inline constexpr std::string_view kRunwasiLayer =
-    "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm";
-// The CNCF Wasm OCI artifact: this config media type, modules as application/wasm layers.
-inline constexpr std::string_view kArtifactConfig = "application/vnd.wasm.config.v0+json";
-inline constexpr std::string_view kArtifactLayer = "application/wasm";
-}  // namespace wasm_media_type
-
-// The layer annotation naming a layer's file (what the builder sets to the module's name).
-inline constexpr std::string_view kTitleAnnotation = "org.opencontainers.image.title";
 
 // A content descriptor as an index or manifest names it.
 struct ContentRef {

@@ -25,16 +25,16 @@ TEST(ImageManifest, ParsesAManifestWithAnnotatedLayers) {
   std::string json = R"({"schemaVersion":2,"config":)" +
                      descriptor("application/vnd.oci.image.config.v1+json", 'c') +
                      R"(,"layers":[)" +
-                     descriptor(std::string(wasm_media_type::kRunwasiLayer), 'a',
+                     descriptor(std::string(media_type::kWasmLayer), 'a',
                                 R"(,"annotations":{"org.opencontainers.image.title":"app.wasm"})") +
                      "]}";
   auto manifest = parseImageManifest(bytes(json));
   ASSERT_TRUE(manifest) << manifest.error().message;
   EXPECT_EQ(manifest->config.digest, digestOf('c'));
   ASSERT_EQ(manifest->layers.size(), 1u);
-  EXPECT_EQ(manifest->layers[0].mediaType, wasm_media_type::kRunwasiLayer);
+  EXPECT_EQ(manifest->layers[0].mediaType, media_type::kWasmLayer);
   EXPECT_EQ(manifest->layers[0].size, 12);
-  EXPECT_EQ(manifest->layers[0].annotations.at(std::string(kTitleAnnotation)), "app.wasm");
+  EXPECT_EQ(manifest->layers[0].annotations.at(std::string(annotation::kTitle)), "app.wasm");
 }
 
 TEST(ImageManifest, RejectsWhatIsNotAManifest) {
@@ -84,7 +84,7 @@ TEST(ImageManifest, TellsWasmImagesFromLinuxOnes) {
   EXPECT_TRUE(isWasmImage(manifest, bytes(R"({"architecture":"wasm","os":"wasip1"})")));
   EXPECT_FALSE(isWasmImage(manifest, bytes(R"({"architecture":"amd64","os":"linux"})")));
   EXPECT_FALSE(isWasmImage(manifest, bytes("not json")));
-  manifest.config.mediaType = std::string(wasm_media_type::kArtifactConfig);
+  manifest.config.mediaType = std::string(media_type::kWasmArtifactConfig);
   EXPECT_TRUE(isWasmImage(manifest, {}));
 }
 
@@ -92,14 +92,14 @@ TEST(ImageManifest, PicksTheModuleLayerByTitleElseTheFirstRunnable) {
   std::vector<ContentRef> layers(3);
   layers[0].mediaType = "application/vnd.oci.image.layer.v1.tar";
   layers[0].digest = digestOf('0');
-  layers[1].mediaType = std::string(wasm_media_type::kRunwasiLayer);
+  layers[1].mediaType = std::string(media_type::kWasmLayer);
   layers[1].digest = digestOf('1');
-  layers[1].annotations[std::string(kTitleAnnotation)] = "lib.wasm";
-  layers[2].mediaType = std::string(wasm_media_type::kRunwasiLayer);
+  layers[1].annotations[std::string(annotation::kTitle)] = "lib.wasm";
+  layers[2].mediaType = std::string(media_type::kWasmLayer);
   layers[2].digest = digestOf('2');
-  layers[2].annotations[std::string(kTitleAnnotation)] = "app.wasm";
-  std::vector<std::string> types = {std::string(wasm_media_type::kRunwasiLayer),
-                                    std::string(wasm_media_type::kArtifactLayer)};
+  layers[2].annotations[std::string(annotation::kTitle)] = "app.wasm";
+  std::vector<std::string> types = {std::string(media_type::kWasmLayer),
+                                    std::string(media_type::kWasm)};
   auto byTitle = pickModuleLayer(layers, types, "/app.wasm");
   ASSERT_TRUE(byTitle) << byTitle.error().message;
   EXPECT_EQ(byTitle->digest, digestOf('2'));

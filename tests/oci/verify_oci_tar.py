@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Checks an OCI image layout tarball independently of our C++ code, then prints its facts.
 
-Every descriptor must name a blob under blobs/sha256/ whose sha256 and size match; the
-config's diff_ids must be the sha256 of each (uncompressed) layer. Prints one fact per line
-(`key=value`, values as JSON) for the test to compare; exits 1 with the reason otherwise.
+Every descriptor must name a blob under blobs/sha256/ whose sha256 and size match. An image
+config's diff_ids must be the sha256 of each tar layer's uncompressed content, in order
+(Wasm and other layers have none); a config's layerDigests, when present, must list every
+layer's digest. Prints one fact per line (`key=value`, values as JSON) and one line per
+file of a tar layer and per module layer, for the test to compare; exits 1 with the reason
+otherwise.
 """
+import gzip
 import hashlib
 import io
 import json
@@ -12,8 +16,16 @@ import sys
 import tarfile
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-CONFIG = "application/vnd.oci.image.config.v1+json"
-LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
+ARTIFACT_CONFIG = "application/vnd.wasm.config.v0+json"  # the CNCF Wasm artifact
+TAR_LAYERS = {
+    "application/vnd.oci.image.layer.v1.tar": lambda blob: blob,
+    "application/vnd.oci.image.layer.v1.tar+gzip": gzip.decompress,
+}
+WASM_LAYERS = {
+    "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm",
+    "application/wasm",
+}
 
 
 def fail(message):
@@ -33,9 +45,9 @@ def members(data):
     return out
 
 
-def blob(entries, desc, media_type):
-    if desc.get("mediaType") != media_type:
-        fail(f"descriptor {desc} is not {media_type}")
+def blob(entries, desc, media_types):
+    if desc.get("mediaType") not in media_types:
+        fail(f"descriptor {desc} is not one of {sorted(media_types)}")
     algo, _, hexdigest = desc["digest"].partition(":")
     if algo != "sha256":
         fail(f"digest {desc['digest']} is not sha256")
@@ -48,6 +60,14 @@ def blob(entries, desc, media_type):
     if len(body) != desc["size"]:
         fail(f"{name}: size {len(body)}, descriptor says {desc['size']}")
     return body
+
+
+def describe_tar(layer, files):
+    for name, (info, body) in members(layer).items():
+        kind = "dir" if info.isdir() else "file" if info.isfile() else "other"
+        files.append(f"{kind} {name} mode={info.mode:04o} uid={info.uid} gid={info.gid} "
+                     f"mtime={info.mtime} size={info.size} "
+                     f"sha256={hashlib.sha256(body).hexdigest() if info.isfile() else '-'}")
 
 
 def main(path):
@@ -63,19 +83,29 @@ def main(path):
     if index.get("schemaVersion") != 2 or len(index["manifests"]) != 1:
         fail(f"index.json: {index}")
     top = index["manifests"][0]
-    manifest = json.loads(blob(entries, top, MANIFEST))
-    config = json.loads(blob(entries, manifest["config"], CONFIG))
+    manifest = json.loads(blob(entries, top, {MANIFEST}))
+    if manifest.get("schemaVersion") != 2 or manifest.get("mediaType") != MANIFEST:
+        fail(f"manifest: {manifest}")
+    config = json.loads(blob(entries, manifest["config"], {IMAGE_CONFIG, ARTIFACT_CONFIG}))
     diff_ids, files = [], []
     for desc in manifest["layers"]:
-        layer = blob(entries, desc, LAYER_TAR)
-        diff_ids.append("sha256:" + hashlib.sha256(layer).hexdigest())
-        for name, (info, body) in members(layer).items():
-            kind = "dir" if info.isdir() else "file" if info.isfile() else "other"
-            files.append(f"{kind} {name} mode={info.mode:04o} uid={info.uid} gid={info.gid} "
-                         f"mtime={info.mtime} size={info.size} "
-                         f"sha256={hashlib.sha256(body).hexdigest() if info.isfile() else '-'}")
-    if config["rootfs"] != {"type": "layers", "diff_ids": diff_ids}:
-        fail(f"config rootfs {config['rootfs']}, layers hash to {diff_ids}")
+        layer = blob(entries, desc, {desc.get("mediaType")})
+        if desc["mediaType"] in TAR_LAYERS:
+            tar = TAR_LAYERS[desc["mediaType"]](layer)
+            diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
+            describe_tar(tar, files)
+        elif desc["mediaType"] in WASM_LAYERS:
+            if layer[:4] != b"\0asm":
+                fail(f"layer {desc['digest']} is not a WebAssembly module")
+            title = desc.get("annotations", {}).get("org.opencontainers.image.title")
+            files.append(f"wasm {title} size={len(layer)} "
+                         f"sha256={hashlib.sha256(layer).hexdigest()}")
+    if manifest["config"]["mediaType"] == IMAGE_CONFIG:
+        if config.get("rootfs") != {"type": "layers", "diff_ids": diff_ids}:
+            fail(f"config rootfs {config.get('rootfs')}, tar layers hash to {diff_ids}")
+    layer_digests = [d["digest"] for d in manifest["layers"]]
+    if "layerDigests" in config and config["layerDigests"] != layer_digests:
+        fail(f"config layerDigests {config['layerDigests']}, layers are {layer_digests}")
     referenced = {"oci-layout", "index.json", "blobs", "blobs/sha256"}
     referenced |= {f"blobs/sha256/{d['digest'][7:]}"
                    for d in [top, manifest["config"], *manifest["layers"]]}
@@ -89,11 +119,16 @@ def main(path):
         "platform": top.get("platform"),
         "manifest": top["digest"],
         "config": manifest["config"]["digest"],
-        "layers": [d["digest"] for d in manifest["layers"]],
+        "config_media_type": manifest["config"]["mediaType"],
+        "layers": layer_digests,
+        "layer_media_types": [d["mediaType"] for d in manifest["layers"]],
+        "diff_ids": config.get("rootfs", {}).get("diff_ids"),
+        "layer_digests": config.get("layerDigests"),
         "architecture": config["architecture"],
         "os": config["os"],
-        "entrypoint": config["config"].get("Entrypoint"),
-        "cmd": config["config"].get("Cmd"),
+        "created": config.get("created"),
+        "entrypoint": config.get("config", {}).get("Entrypoint"),
+        "cmd": config.get("config", {}).get("Cmd"),
     }
     for key, value in facts.items():
         print(f"{key}={json.dumps(value, sort_keys=True)}")

@@ -1,5 +1,5 @@
-// oci-tar-builder: writes an OCI image tarball whose rootfs layer holds Wasm modules, for
-// `ctr images import`.
+// oci-tar-builder: writes an OCI image tarball holding Wasm modules, for `ctr images import`:
+// a rootfs image (the default), runwasi's Wasm image or the CNCF Wasm artifact.
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -25,27 +25,39 @@ int fail(int status, std::string_view message) {
   return status;
 }
 
-// Reads a module and checks it is one, so a wrong path fails here rather than in the shim.
-Expected<oci::LayerFile> readModule(const std::string& path) {
+// Reads a module and checks it is one, so a wrong path fails here with the path named.
+Expected<Bytes> readModule(const std::string& path) {
   TRY(Bytes content, readFile(path));
-  static constexpr uint8_t kMagic[] = {0x00, 'a', 's', 'm'};
-  if (content.size() < 8 || !std::equal(std::begin(kMagic), std::end(kMagic), content.begin()))
-    return makeError(ErrorCode::kInvalidArgument,
-                     fmt::format("{}: not a WebAssembly module (no \\0asm header)", path));
-  std::string base = std::filesystem::path(path).filename().string();
-  // Executable, as the entrypoint of an ordinary image would be.
-  return oci::LayerFile{base, std::move(content), 0755};
+  if (auto wasm = oci::checkWasmModule(content); !wasm)
+    return tl::unexpected(std::move(wasm).error().context(path));
+  return content;
+}
+
+std::string basename(const std::string& path) {
+  return std::filesystem::path(path).filename().string();
 }
 
 Expected<oci::ImageSpec> makeSpec(const Options& o) {
   oci::ImageSpec spec;
   spec.reference = o.reference;
+  spec.format = o.format;
   for (const auto& path : o.modules) {
-    TRY(oci::LayerFile file, readModule(path));
-    spec.rootfs.push_back(std::move(file));
+    TRY(Bytes content, readModule(path));
+    if (o.format == oci::ImageFormat::kRootfs) {
+      // Executable, as the entrypoint of an ordinary image would be.
+      spec.rootfs.push_back(oci::LayerFile{basename(path), std::move(content), 0755});
+    } else {
+      spec.modules.push_back(oci::WasmModule{basename(path), std::move(content)});
+    }
   }
-  spec.entrypoint.push_back(o.entrypoint ? *o.entrypoint : "/" + spec.rootfs.front().path);
-  spec.cmd = o.cmd;
+  for (const auto& layer : o.layers) {
+    TRY(Bytes content, readFile(layer.path));
+    spec.layers.push_back(oci::LayerBlob{layer.mediaType, std::move(content), layer.path});
+  }
+  if (o.format != oci::ImageFormat::kWasmArtifact) {
+    spec.entrypoint.push_back(o.entrypoint ? *o.entrypoint : "/" + basename(o.modules.front()));
+    spec.cmd = o.cmd;
+  }
   return spec;
 }
 
