@@ -19,8 +19,9 @@ bool Report::passed() const {
 Report makeReport(const LoopResult& loop, DriverSummary summary, nlohmann::json settings,
                   nlohmann::json driver) {
   Report r;
-  r.settings = std::move(settings);
-  r.driver = std::move(driver);
+  // Objects always: toText reads fields of both.
+  r.settings = settings.is_object() ? std::move(settings) : nlohmann::json::object();
+  r.driver = driver.is_object() ? std::move(driver) : nlohmann::json::object();
   r.problems = std::move(summary.problems);
   r.details = std::move(summary.details);
   r.failures = loop.failures();
