@@ -131,6 +131,30 @@ bool waitPidfd(int pidfd, Deadline deadline) {
   }
 }
 
+std::chrono::nanoseconds processCpuTime(pid_t pid, bool reapedChildren) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The fields after the command name (which may hold anything, up to the last ')').
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return {};
+  std::istringstream fields(stat.substr(close + 1));
+  std::vector<std::string> f;
+  for (std::string field; fields >> field;) f.push_back(field);
+  // f[0] is field 3 (state); utime, stime, cutime, cstime are fields 14 to 17.
+  if (f.size() < 15) return {};
+  int64_t ticks = std::stoll(f[11]) + std::stoll(f[12]);
+  if (reapedChildren) ticks += std::stoll(f[13]) + std::stoll(f[14]);
+  static const int64_t kTicksPerSecond = ::sysconf(_SC_CLK_TCK);
+  return std::chrono::nanoseconds(ticks * 1'000'000'000 / kTicksPerSecond);
+}
+
+std::vector<pid_t> childrenOf(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/task/{}/children", pid, pid));
+  std::vector<pid_t> out;
+  for (pid_t child; in >> child;) out.push_back(child);
+  return out;
+}
+
 std::string ProcessInfo::describe() const {
   return fmt::format("{}: {}", pid, fmt::join(argv, " "));
 }

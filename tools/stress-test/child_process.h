@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -40,6 +41,12 @@ std::vector<std::string> environmentWith(const std::vector<std::string>& overrid
 UniqueFd openPidfd(pid_t pid);
 // Waits for the process behind a pidfd to exit; false if it still runs at the deadline.
 bool waitPidfd(int pidfd, Deadline deadline);
+
+// The CPU time (user + system) process `pid` has used; with `reapedChildren`, also that of
+// the children it has reaped. Zero when it is gone.
+std::chrono::nanoseconds processCpuTime(pid_t pid, bool reapedChildren);
+// Its live children (those of its main thread).
+std::vector<pid_t> childrenOf(pid_t pid);
 
 struct ProcessInfo {
   pid_t pid = 0;

@@ -30,8 +30,10 @@ struct MockConfig {
   bool shimPerTask = false;
   std::filesystem::path shimLog;  // empty: the shims' logs go nowhere
   bool debug = false;
-  std::filesystem::path workBase;  // the run's work directory goes in here
-  std::string idPrefix;            // the sandbox's id is PREFIX-sandbox
+  // The run's work directory goes in here; empty: /dev/shm when it is a tmpfs, else
+  // $TMPDIR or /tmp.
+  std::filesystem::path workBase;
+  std::string idPrefix;  // the sandbox's id is PREFIX-sandbox
 };
 
 // The shim binary for `options`: --shim; the runtime itself when it is an absolute path;

@@ -22,7 +22,8 @@ const char* const kUsage =
     "    beside this binary, or --shim) and serves the events it publishes. One shim\n"
     "    serves every task, as for a pod, unless --shim-per-task.\n"
     "  --mode containerd: through containerd at --address (IMAGE: an image reference).\n"
-    "  --timeout: per task (default 10s). ARGs follow the entrypoint in the task's args.\n";
+    "  --timeout: per task (default 10s). ARGs follow the entrypoint in the task's args.\n"
+    "  --work-dir: where the mock's bundles go (default /dev/shm if a tmpfs, else /tmp).\n";
 
 namespace {
 

@@ -41,7 +41,7 @@ struct Options {
   bool shimPerTask = false;  // a shim per task instead of one serving every task (a pod)
   std::string shimLog;       // where the shims' logs go (their bundle's `log`); empty: nowhere
   bool debug = false;        // -debug for the shims
-  std::string workDir;       // where bundles go; empty: $TMPDIR, else /tmp
+  std::string workDir;       // where bundles go; empty: /dev/shm (a tmpfs), $TMPDIR, /tmp
 
   size_t warmupCount() const { return warmup.value_or(parallel); }
 };

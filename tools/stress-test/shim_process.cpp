@@ -122,8 +122,17 @@ void ShimProcess::kill() {
   }
 }
 
+std::chrono::nanoseconds ShimProcess::cpuTime() const {
+  if (stopped_) return cpuAtStop_;
+  if (pid_ == 0) return {};
+  std::chrono::nanoseconds total = processCpuTime(pid_, true);
+  for (pid_t child : childrenOf(pid_)) total += processCpuTime(child, false);
+  return total;
+}
+
 Expected<void> ShimProcess::stop(Deadline deadline) {
   if (stopped_) return {};
+  cpuAtStop_ = cpuTime();
   stopped_ = true;
   std::optional<Error> problem;
   if (client_) {

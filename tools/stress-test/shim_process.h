@@ -66,6 +66,9 @@ class ShimProcess {
   ttrpc::Client& client() { return *client_; }
   const std::string& socketPath() const { return socketPath_; }
   pid_t pid() const { return pid_; }
+  // The CPU time of the daemon, the containers it reaped and its live children (the
+  // zygote), taken as stop() begins (until then: now). Zero if the pid was never known.
+  std::chrono::nanoseconds cpuTime() const;
 
   // Shutdown, then waits for the daemon to exit, then `delete` as containerd runs it once a
   // shim's connection has closed. A daemon still there at the deadline is SIGKILLed (and
@@ -87,6 +90,7 @@ class ShimProcess {
   pid_t pid_ = 0;
   UniqueFd pidfd_;  // the daemon, to wait for its exit
   bool stopped_ = false;
+  std::chrono::nanoseconds cpuAtStop_{};
 };
 
 }  // namespace runwasi::stress
