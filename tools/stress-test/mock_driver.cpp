@@ -24,6 +24,7 @@
 #include "common/temp_dir.h"
 #include "event_sink.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
+#include "sandbox/cgroup_dirs.h"
 #include "shim_process.h"
 
 namespace runwasi::stress {
@@ -125,6 +126,13 @@ class MockTask final : public TaskRun {
 
  private:
   ttrpc::Client& client();
+  // A Task API request about this task.
+  template <typename Request>
+  Request request() const {
+    Request r;
+    r.set_id(id_);
+    return r;
+  }
 
   MockDriver& driver_;
   const std::string id_;
@@ -194,36 +202,30 @@ Expected<void> MockTask::create(Deadline deadline) {
     TRY(shim_, ShimProcess::start(driver_.command(), id_, bundle_, deadline));
     driver_.started(*shim_);
   }
-  taskv2::CreateTaskRequest request;
-  request.set_id(id_);
-  request.set_bundle(bundle_.string());
-  request.set_stdout((bundle_ / "stdout").string());
-  request.set_stderr((bundle_ / "stderr").string());
-  TRY_VOID(callTask(client(), "Create", request, deadline));
+  auto create = request<taskv2::CreateTaskRequest>();
+  create.set_bundle(bundle_.string());
+  create.set_stdout((bundle_ / "stdout").string());
+  create.set_stderr((bundle_ / "stderr").string());
+  TRY_VOID(callTask(client(), "Create", create, deadline));
   progress_.created = true;
   return {};
 }
 
 Expected<void> MockTask::start(Deadline deadline) {
-  taskv2::StartRequest request;
-  request.set_id(id_);
-  TRY_VOID(callTask(client(), "Start", request, deadline));
+  TRY_VOID(callTask(client(), "Start", request<taskv2::StartRequest>(), deadline));
   progress_.started = true;
   return {};
 }
 
 Expected<uint32_t> MockTask::wait(Deadline deadline) {
-  taskv2::WaitRequest request;
-  request.set_id(id_);
-  TRY(auto answer, callTask<taskv2::WaitResponse>(client(), "Wait", request, deadline));
+  TRY(auto answer,
+      callTask<taskv2::WaitResponse>(client(), "Wait", request<taskv2::WaitRequest>(), deadline));
   progress_.exited = true;
   return answer.exit_status();
 }
 
 Expected<void> MockTask::remove(Deadline deadline) {
-  taskv2::DeleteRequest request;
-  request.set_id(id_);
-  TRY_VOID(callTask(client(), "Delete", request, deadline));
+  TRY_VOID(callTask(client(), "Delete", request<taskv2::DeleteRequest>(), deadline));
   progress_.deleted = true;
   // containerd shuts a task's own shim down as part of deleting the task.
   if (shim_) TRY_VOID(shim_->stop(deadline));
@@ -237,18 +239,14 @@ Expected<void> MockTask::cleanUp() {
   Deadline deadline = Clock::now() + kCleanUpTime;
   // A task a failed step left: killed, waited for and deleted, as containerd would.
   if (progress_.created && !progress_.deleted) {
-    taskv2::KillRequest kill;
-    kill.set_id(id_);
+    auto kill = request<taskv2::KillRequest>();
     kill.set_signal(SIGKILL);
     kill.set_all(true);
     (void)callTask(client(), "Kill", kill, deadline);  // it may have exited already
-    taskv2::WaitRequest wait;
-    wait.set_id(id_);
-    if (auto waited = callTask(client(), "Wait", wait, deadline); !waited)
+    if (auto waited = callTask(client(), "Wait", request<taskv2::WaitRequest>(), deadline); !waited)
       problems.push_back(waited.error().message);
-    taskv2::DeleteRequest remove;
-    remove.set_id(id_);
-    if (auto removed = callTask(client(), "Delete", remove, deadline); !removed)
+    if (auto removed = callTask(client(), "Delete", request<taskv2::DeleteRequest>(), deadline);
+        !removed)
       problems.push_back(removed.error().message);
   }
   if (shim_) {
@@ -380,12 +378,12 @@ void MockDriver::checkLeftovers(DriverSummary& summary) {
     ::kill(p.pid, SIGKILL);
   }
   for (const auto& [id, progress] : progress_)
-    for (const fs::path& dir : cgroupDirs(fmt::format("/{}/{}", config_.ns, id))) {
+    for (const fs::path& dir : sandbox::cgroupDirs(fmt::format("/{}/{}", config_.ns, id))) {
       problems.push_back("cgroup left: " + dir.string());
       ::rmdir(dir.c_str());
     }
   // The namespace level that the tasks' cgroups were made under, if nothing else uses it.
-  for (const fs::path& dir : cgroupDirs("/" + config_.ns)) ::rmdir(dir.c_str());
+  for (const fs::path& dir : sandbox::cgroupDirs("/" + config_.ns)) ::rmdir(dir.c_str());
   for (const std::string& point : mountsUnder(work_->path())) {
     problems.push_back("mount left: " + point);
     ::umount2(point.c_str(), MNT_DETACH);

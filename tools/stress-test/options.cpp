@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <functional>
 
 #include <fmt/core.h>
 
@@ -46,80 +45,67 @@ Expected<Mode> parseMode(std::string_view text) {
   return usage(fmt::format("--mode {}: expected mock or containerd", text));
 }
 
-// One flag: its name, whether it takes a value, and what it does to the options.
+// One flag: its name, whether it takes a value, and what it does to the options (given
+// its own name, for messages, and its value).
 struct Flag {
   std::string_view name;
   bool takesValue;
   bool mockOnly;
-  std::function<Expected<void>(Options&, std::string_view)> apply;
+  Expected<void> (*apply)(Options&, std::string_view flag, std::string_view value);
 };
 
-// Sets a string field.
 template <std::string Options::*field>
-Expected<void> setString(Options& o, std::string_view value) {
+Expected<void> setString(Options& o, std::string_view, std::string_view value) {
   o.*field = std::string(value);
   return {};
 }
 
-const std::vector<Flag>& flags() {
-  static const std::vector<Flag> table = {
-      {"--mode", true, false,
-       [](Options& o, std::string_view v) -> Expected<void> {
-         TRY(o.mode, parseMode(v));
-         return {};
-       }},
-      {"--runtime", true, false, setString<&Options::runtime>},
-      {"--image", true, false, setString<&Options::image>},
-      {"--count", true, false,
-       [](Options& o, std::string_view v) -> Expected<void> {
-         TRY(o.count, parseCount("--count", v, 1));
-         return {};
-       }},
-      {"--parallel", true, false,
-       [](Options& o, std::string_view v) -> Expected<void> {
-         TRY(o.parallel, parseCount("--parallel", v, 1));
-         return {};
-       }},
-      {"--warmup", true, false,
-       [](Options& o, std::string_view v) -> Expected<void> {
-         TRY(o.warmup, parseCount("--warmup", v, 0));
-         return {};
-       }},
-      {"--timeout", true, false,
-       [](Options& o, std::string_view v) -> Expected<void> {
-         TRY(o.timeout, parseDuration(v));
-         return {};
-       }},
-      {"--json", true, false, setString<&Options::json>},
-      {"--namespace", true, false, setString<&Options::ns>},
-      {"--address", true, false, setString<&Options::address>},
-      {"--shim", true, true, setString<&Options::shim>},
-      {"--shim-per-task", false, true,
-       [](Options& o, std::string_view) -> Expected<void> {
-         o.shimPerTask = true;
-         return {};
-       }},
-      {"--shim-log", true, true, setString<&Options::shimLog>},
-      {"--debug", false, true,
-       [](Options& o, std::string_view) -> Expected<void> {
-         o.debug = true;
-         return {};
-       }},
-      {"--work-dir", true, true, setString<&Options::workDir>},
-  };
-  return table;
+template <bool Options::*field>
+Expected<void> setTrue(Options& o, std::string_view, std::string_view) {
+  o.*field = true;
+  return {};
 }
+
+template <auto field, size_t minimum>
+Expected<void> setCount(Options& o, std::string_view flag, std::string_view value) {
+  TRY(o.*field, parseCount(flag, value, minimum));
+  return {};
+}
+
+Expected<void> setMode(Options& o, std::string_view, std::string_view value) {
+  TRY(o.mode, parseMode(value));
+  return {};
+}
+
+Expected<void> setTimeout(Options& o, std::string_view, std::string_view value) {
+  TRY(o.timeout, parseDuration(value));
+  return {};
+}
+
+constexpr Flag kFlags[] = {
+    {"--mode", true, false, setMode},
+    {"--runtime", true, false, setString<&Options::runtime>},
+    {"--image", true, false, setString<&Options::image>},
+    {"--count", true, false, setCount<&Options::count, 1>},
+    {"--parallel", true, false, setCount<&Options::parallel, 1>},
+    {"--warmup", true, false, setCount<&Options::warmup, 0>},
+    {"--timeout", true, false, setTimeout},
+    {"--json", true, false, setString<&Options::json>},
+    {"--namespace", true, false, setString<&Options::ns>},
+    {"--address", true, false, setString<&Options::address>},
+    {"--shim", true, true, setString<&Options::shim>},
+    {"--shim-per-task", false, true, setTrue<&Options::shimPerTask>},
+    {"--shim-log", true, true, setString<&Options::shimLog>},
+    {"--debug", false, true, setTrue<&Options::debug>},
+    {"--work-dir", true, true, setString<&Options::workDir>},
+};
+
+constexpr std::string_view kModeNames[] = {"mock", "containerd"};  // by Mode
 
 }  // namespace
 
 std::string_view modeName(Mode mode) {
-  switch (mode) {
-    case Mode::kMock:
-      return "mock";
-    case Mode::kContainerd:
-      return "containerd";
-  }
-  return "unknown";
+  return kModeNames[static_cast<size_t>(mode)];
 }
 
 Expected<std::chrono::milliseconds> parseDuration(std::string_view text) {
@@ -170,7 +156,7 @@ Expected<Options> parseOptions(std::span<const std::string> args) {
     }
     std::string_view name = a.substr(0, a.find('='));
     const Flag* flag = nullptr;
-    for (const Flag& f : flags())
+    for (const Flag& f : kFlags)
       if (f.name == name) flag = &f;
     if (!flag) return usage(fmt::format("unknown argument \"{}\"", a));
     std::string_view value;
@@ -182,7 +168,7 @@ Expected<Options> parseOptions(std::span<const std::string> args) {
       value = args[++i];
     }
     if (flag->mockOnly) mockOnlyGiven.push_back(flag->name);
-    TRY_VOID(flag->apply(o, value));
+    TRY_VOID(flag->apply(o, flag->name, value));
   }
   if (o.image.empty()) return usage("missing --image");
   if (o.mode != Mode::kMock && !mockOnlyGiven.empty())

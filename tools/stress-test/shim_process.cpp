@@ -114,10 +114,11 @@ void ShimProcess::kill() {
     waitPidfd(pidfd_.get(), Clock::now() + 2s);
     return;
   }
-  std::string idArg = " -id " + id_ + " ";
+  // start has exited: what still has its -address and -id is the daemon (or its zygote
+  // and containers, which go with it anyway).
   for (const ProcessInfo& p : processesMentioning(command_.address)) {
-    std::string line = p.describe() + " ";
-    if (line.find(idArg) != std::string::npos && !p.argv.empty() && p.argv.back() == "daemon")
+    auto id = std::find(p.argv.begin(), p.argv.end(), "-id");
+    if (id != p.argv.end() && std::next(id) != p.argv.end() && *std::next(id) == id_)
       ::kill(p.pid, SIGKILL);
   }
 }

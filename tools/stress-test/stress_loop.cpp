@@ -93,23 +93,9 @@ void runPhase(Driver& driver, const LoopConfig& config, std::span<TaskRecord> ta
 }  // namespace
 
 std::string_view stepName(Step step) {
-  switch (step) {
-    case Step::kPrepare:
-      return "prepare";
-    case Step::kCreate:
-      return "create";
-    case Step::kStart:
-      return "start";
-    case Step::kWait:
-      return "wait";
-    case Step::kDelete:
-      return "delete";
-    case Step::kCleanUp:
-      return "cleanup";
-    case Step::kNotRun:
-      return "not run";
-  }
-  return "unknown";
+  static constexpr std::string_view kNames[] = {"prepare", "create",  "start",  "wait",
+                                                "delete",  "cleanup", "not run"};  // by Step
+  return kNames[static_cast<size_t>(step)];
 }
 
 std::optional<Clock::duration> TaskRecord::total() const {
