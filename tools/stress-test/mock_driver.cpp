@@ -47,6 +47,7 @@ constexpr std::string_view kCreate = "/tasks/create", kStart = "/tasks/start",
 
 // How far a task got, for the events check.
 struct TaskProgress {
+  bool createSent = false;  // Create went out: the task may exist even if the call failed
   bool created = false, started = false, exited = false, deleted = false;
 };
 
@@ -206,6 +207,7 @@ Expected<void> MockTask::create(Deadline deadline) {
   create.set_bundle(bundle_.string());
   create.set_stdout((bundle_ / "stdout").string());
   create.set_stderr((bundle_ / "stderr").string());
+  progress_.createSent = true;
   TRY_VOID(callTask(client(), "Create", create, deadline));
   progress_.created = true;
   return {};
@@ -237,17 +239,18 @@ Expected<void> MockTask::cleanUp() {
   cleanedUp_ = true;
   std::vector<std::string> problems;
   Deadline deadline = Clock::now() + kCleanUpTime;
-  // A task a failed step left: killed, waited for and deleted, as containerd would.
-  if (progress_.created && !progress_.deleted) {
+  // A task a failed step left: killed, waited for and deleted, as containerd would. One
+  // whose Create failed (a timeout) may exist all the same: then NotFound is no problem.
+  if (progress_.createSent && !progress_.deleted) {
     auto kill = request<taskv2::KillRequest>();
     kill.set_signal(SIGKILL);
     kill.set_all(true);
     (void)callTask(client(), "Kill", kill, deadline);  // it may have exited already
-    if (auto waited = callTask(client(), "Wait", request<taskv2::WaitRequest>(), deadline); !waited)
-      problems.push_back(waited.error().message);
-    if (auto removed = callTask(client(), "Delete", request<taskv2::DeleteRequest>(), deadline);
-        !removed)
-      problems.push_back(removed.error().message);
+    auto waited = callTask(client(), "Wait", request<taskv2::WaitRequest>(), deadline);
+    auto removed = callTask(client(), "Delete", request<taskv2::DeleteRequest>(), deadline);
+    for (const auto* result : {&waited, &removed})
+      if (!*result && (progress_.created || result->error().code != ErrorCode::kNotFound))
+        problems.push_back(result->error().message);
   }
   if (shim_) {
     if (auto stopped = shim_->stop(deadline); !stopped) problems.push_back(stopped.error().message);
