@@ -85,6 +85,12 @@ expect_success() {
   expect "$name" '.details.events.by_topic | keys == ["/tasks/create", "/tasks/delete", "/tasks/exit", "/tasks/start"]'
   expect "$name" "[.details.events.by_topic[]] | all(. == $all)"
   expect "$name" ".details.shims_started == $shims"
+  # CPU per task: the tool's always; the shims' only when one shim ran them all.
+  if ((shims == 1)); then
+    expect "$name" ".details.cpu_ms_per_task.shims > 0 and .details.cpu_ms_per_task.tool > 0"
+  else
+    expect "$name" ".details.cpu_ms_per_task.shims == null and .details.cpu_ms_per_task.tool > 0"
+  fi
   expect "$name" ".tasks_per_second > 0 and .latency_ms.total.n == $count"
   expect "$name" '[.latency_ms[] | .min <= .p50 and .p50 <= .p90 and .p90 <= .p99 and .p99 <= .max] | all'
   expect "$name" '.latency_ms.total.p50 >= .latency_ms.create.p50'

@@ -68,6 +68,7 @@ class ShimProcess {
   pid_t pid() const { return pid_; }
   // The CPU time of the daemon, the containers it reaped and its live children (the
   // zygote), taken as stop() begins (until then: now). Zero if the pid was never known.
+  // In whole clock ticks (/proc/PID/stat): meaningful for a long-lived shim only.
   std::chrono::nanoseconds cpuTime() const;
 
   // Shutdown, then waits for the daemon to exit, then `delete` as containerd runs it once a
