@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/null/null_engine.h"
 #include "engine/wasm2c/wasm2c_engine.h"
 #ifdef RUNWASI_V8_PLUGIN
 #include "engine/plugin.h"
@@ -26,6 +27,8 @@ constexpr Entry kEngines[] = {
     {"v8", []() -> Expected<std::unique_ptr<Engine>> { return makeV8Engine(); }},
 #endif
     {"wasm2c", []() -> Expected<std::unique_ptr<Engine>> { return makeWasm2cEngine(); }},
+    // Runs nothing: the floor a real engine's start-up is compared with.
+    {"null", []() -> Expected<std::unique_ptr<Engine>> { return makeNullEngine(); }},
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "engine/wasm2c/wasm2c_engine.h"
+#include "oci/default_spec.h"
 #include "sandbox/zygote.h"
 
 namespace runwasi::shim {
@@ -167,83 +168,12 @@ std::vector<std::string> mountsUnder(const fs::path& dir) {
   return out;
 }
 
-std::vector<fs::path> cgroupDirs(std::string_view cgroupsPath) {
-  std::vector<fs::path> out;
-  std::error_code ec;
-  for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-    fs::path dir = hierarchy.path() / fs::path(cgroupsPath).relative_path();
-    if (fs::is_directory(dir, ec)) out.push_back(dir);
-  }
-  // A unified-only machine: /sys/fs/cgroup is the hierarchy itself.
-  fs::path unified = fs::path("/sys/fs/cgroup") / fs::path(cgroupsPath).relative_path();
-  if (fs::exists("/sys/fs/cgroup/cgroup.controllers", ec) && fs::is_directory(unified, ec))
-    out.push_back(unified);
-  return out;
-}
-
 std::string cgroupsPathFor(std::string_view id) {
   return fmt::format("{}/{}-{}", kCgroupParent, id, ::getpid());
 }
 
-const std::vector<std::string> kDefaultCapabilities = {
-    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-    "CAP_KILL",    "CAP_AUDIT_WRITE",
-};
-
 nlohmann::json ociSpec(std::string_view id, std::vector<std::string> args) {
-  using nlohmann::json;
-  json spec;
-  spec["ociVersion"] = "1.1.0";
-  spec["process"] = {
-      {"terminal", false},
-      {"user", {{"uid", 0}, {"gid", 0}}},
-      {"args", std::move(args)},
-      {"env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
-      {"cwd", "/"},
-      {"capabilities",
-       {{"bounding", kDefaultCapabilities},
-        {"effective", kDefaultCapabilities},
-        {"permitted", kDefaultCapabilities}}},
-      {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}}},
-      {"noNewPrivileges", true},
-  };
-  spec["root"] = {{"path", "rootfs"}};
-  auto mount = [](const char* destination, const char* type, const char* source,
-                  std::vector<std::string> options) {
-    return json{{"destination", destination},
-                {"type", type},
-                {"source", source},
-                {"options", std::move(options)}};
-  };
-  spec["mounts"] = {
-      mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
-      mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
-      mount("/dev/pts", "devpts", "devpts",
-            {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}),
-      mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
-      mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
-      mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
-      mount("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}),
-      mount("/run", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
-  };
-  spec["linux"] = {
-      {"resources", {{"devices", {{{"allow", false}, {"access", "rwm"}}}}}},
-      {"cgroupsPath", cgroupsPathFor(id)},
-      {"namespaces",
-       {{{"type", "pid"}},
-        {{"type", "ipc"}},
-        {{"type", "uts"}},
-        {{"type", "mount"}},
-        {{"type", "network"}}}},
-      {"maskedPaths",
-       {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-        "/sys/devices/virtual/powercap", "/proc/scsi"}},
-      {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
-  };
-  return spec;
+  return nlohmann::json::parse(oci::defaultSpecJson(args, cgroupsPathFor(id)));
 }
 
 Bundle withModule(std::string module, std::vector<std::string> args) {

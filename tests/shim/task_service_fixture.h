@@ -22,6 +22,8 @@
 #include <nlohmann/json.hpp>
 
 #include "../support/scratch_dir.h"
+#include "oci/default_spec.h"
+#include "sandbox/cgroup_dirs.h"
 #include "shim/reaper.h"
 #include "shim/task_service.h"
 
@@ -54,7 +56,7 @@ bool isOurChild(pid_t pid);
 std::vector<std::string> mountsUnder(const std::filesystem::path& dir);
 // The directories of cgroup `cgroupsPath` (absolute) that exist in any hierarchy of
 // /sys/fs/cgroup.
-std::vector<std::filesystem::path> cgroupDirs(std::string_view cgroupsPath);
+using sandbox::cgroupDirs;
 
 // The parent cgroup of every task whose spec comes from ociSpec.
 inline constexpr char kCgroupParent[] = "/runwasi-unit";
@@ -62,14 +64,11 @@ inline constexpr char kCgroupParent[] = "/runwasi-unit";
 // that concurrent runs of the suite do not share cgroups.
 std::string cgroupsPathFor(std::string_view id);
 
-// A realistic spec with a linux section, as `ctr oci spec` writes it (plus the cgroup
-// mount `ctr run` adds): namespaces pid/ipc/uts/mount/network; mounts proc, /dev tmpfs,
-// devpts, shm, mqueue, sysfs, cgroup ro, /run tmpfs; containerd's masked and read-only
-// paths; its default capability set (kDefaultCapabilities); noNewPrivileges; rlimit NOFILE
-// 1024; cgroupsPath cgroupsPathFor(id). Tests edit it as JSON.
+// A realistic spec with a linux section, as `ctr run` writes it (oci::defaultSpecJson),
+// with cgroupsPath cgroupsPathFor(id). Tests edit it as JSON.
 nlohmann::json ociSpec(std::string_view id, std::vector<std::string> args);
 // containerd's default capabilities, and their mask as /proc/PID/status prints it.
-extern const std::vector<std::string> kDefaultCapabilities;
+using oci::kDefaultCapabilities;
 inline constexpr char kDefaultCapabilitiesMask[] = "00000000a80425fb";
 
 // A file copied from the host into the bundle's rootfs (parents created, mode kept).
