@@ -125,7 +125,7 @@ void writeDescriptor(JsonWriter& json, const Descriptor& d) {
 }
 
 Descriptor describe(std::string_view mediaType, std::span<const uint8_t> blob) {
-  return Descriptor{std::string(mediaType), "sha256:" + sha256Hex(blob), blob.size()};
+  return Descriptor{std::string(mediaType), "sha256:" + sha256Hex(blob), blob.size(), {}};
 }
 
 Bytes toBytes(std::string_view s) {

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/file.h"
+#include "oci/descriptor.h"
 
 namespace runwasi::oci {
 
@@ -60,12 +61,6 @@ struct ImageSpec {
   // linux/amd64: what ctr's default platform matcher accepts, so import unpacks the layer.
   std::string architecture = "amd64";
   std::string os = "linux";
-};
-
-struct Descriptor {
-  std::string mediaType;
-  std::string digest;  // "sha256:<hex>"
-  uint64_t size = 0;
 };
 
 // A built image: the tarball and what it holds.
