@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "../support/scratch_dir.h"
 #include "common/unique_fd.h"
 #include "containerd_fixture.h"
+#include "oci/containerd_client_plugin.h"
 
 namespace runwasi::oci {
 namespace {
@@ -270,6 +272,18 @@ TEST_F(ContainerdClientTest, ClosesItsConnectionWhenDestroyed) {
   while (socketCount() > before && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(socketCount(), before);
+}
+
+// A program that links the client gets it from loadContainerdClient too, without loading
+// the plugin (whose copies of the .proto files protobuf would abort on).
+TEST_F(ContainerdClientTest, TheLoaderUsesTheLinkedClient) {
+  auto client = loadContainerdClient(socket(), ns_);
+  ASSERT_TRUE(client) << client.error().message;
+  EXPECT_TRUE((*client)->listImages());
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line))
+    EXPECT_EQ(line.find(kContainerdClientPluginFile), std::string::npos) << line;
 }
 
 // ---- no containerd needed --------------------------------------------------------------
