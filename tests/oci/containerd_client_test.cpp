@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "../support/scratch_dir.h"
@@ -245,6 +246,34 @@ TEST_F(ContainerdClientTest, AnExpiredLeaseProtectsNothing) {
   auto deleted = client_->deleteLease(*lease, false);
   ASSERT_FALSE(deleted);
   EXPECT_EQ(deleted.error().code, ErrorCode::kNotFound) << deleted.error().message;
+}
+
+// One client, eight threads writing and reading at once (the second round of each finds
+// its blob already there).
+TEST_F(ContainerdClientTest, ServesSeveralThreadsAtOnce) {
+  auto lease = client_->createLease("", {}, std::chrono::seconds(600));
+  ASSERT_TRUE(lease) << lease.error().message;
+  constexpr int kThreads = 8;
+  std::vector<std::string> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i)
+    threads.emplace_back([&, i] {
+      const Bytes blob = patternBytes((1 << 20) + 1000 * i, static_cast<uint8_t>(10 + i));
+      for (int round = 0; round < 2 && failures[i].empty(); ++round) {
+        auto written =
+            client_->writeBlob(fmt::format("thread-{}-{}", i, round), blob, "", {}, *lease);
+        auto read = client_->readBlob(digestOf(blob), blob.size());
+        if (!written)
+          failures[i] = written.error().message;
+        else if (!read)
+          failures[i] = read.error().message;
+        else if (*read != blob)
+          failures[i] = "read other bytes than written";
+      }
+    });
+  for (std::thread& thread : threads) thread.join();
+  for (int i = 0; i < kThreads; ++i) EXPECT_EQ(failures[i], "") << "thread " << i;
+  EXPECT_TRUE(client_->deleteLease(*lease, false));
 }
 
 // The client's sockets: this process's fds that are sockets.
