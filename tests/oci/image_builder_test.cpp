@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "../support/process.h"
 #include "../support/scratch_dir.h"
+#include "../support/process.h"
 
 namespace runwasi::oci {
 namespace {
