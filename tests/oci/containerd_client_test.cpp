@@ -63,6 +63,12 @@ TEST_F(ContainerdClientTest, ReadsTheBlobsOfAnImportedImage) {
   ASSERT_TRUE(images) << images.error().message;
   ASSERT_EQ(images->size(), 1u);
   EXPECT_EQ((*images)[0].target.digest, built.manifest.digest);
+  // Each call carries the client's namespace: another namespace does not have the image.
+  auto elsewhere = connectContainerd(socket(), ns_ + "-other");
+  ASSERT_TRUE(elsewhere) << elsewhere.error().message;
+  auto notThere = (*elsewhere)->getImage("ghcr.io/example/client-test:v1");
+  ASSERT_FALSE(notThere);
+  EXPECT_EQ(notThere.error().code, ErrorCode::kNotFound) << notThere.error().message;
 
   // The manifest names the config and the layer; each blob is what the builder made.
   auto manifestBytes = client_->readBlob(image->target.digest, 1 << 20);

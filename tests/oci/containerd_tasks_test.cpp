@@ -24,6 +24,8 @@ class ContainerdTasksTest : public ContainerdFixture {
     if (IsSkipped() || HasFatalFailure()) return;
     if (std::string(RUNWASI_RUNC).empty())
       GTEST_SKIP() << "runc is not installed (apt-get install runc)";
+    if (std::string(RUNWASI_BUSYBOX).empty())
+      GTEST_SKIP() << "busybox is not installed (apt-get install busybox-static)";
     ImageSpec spec;
     spec.reference = parseImageReference(kImage).value();
     auto busybox = readFile(RUNWASI_BUSYBOX);
