@@ -29,7 +29,8 @@ using ContainerdClientConnect = void (*)(std::string_view socketPath, std::strin
 // is looked up on the plugin search path (common/plugin_library.h) and loaded on the first
 // call; later calls reuse it, a failure to load is returned to every call. A program that
 // links runwasi_containerd_client gets that client instead: the plugin would register the
-// same .proto files again, which protobuf aborts on. Thread-safe.
+// same .proto files again, which protobuf aborts on (so a program linking
+// runwasi_proto_grpc without the client must not call this). Thread-safe.
 Expected<std::unique_ptr<ContainerdStoreClient>> loadContainerdClient(
     std::string_view socketPath, std::string_view ns, const ContainerdClientOptions& options = {});
 
