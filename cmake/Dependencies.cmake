@@ -54,6 +54,14 @@ find_package(Python3 REQUIRED COMPONENTS Interpreter)
 set(RUNWASI_GOCODE_DIR /usr/share/gocode/src CACHE PATH "root of Debian's Go sources holding the .proto files")
 find_file(RUNWASI_SHIM_PROTO github.com/containerd/containerd/runtime/v2/task/shim.proto
   PATHS ${RUNWASI_GOCODE_DIR} NO_DEFAULT_PATH REQUIRED)
+# containerd's gRPC API (src/oci's containerd client): libgrpc++ and grpc_cpp_plugin
+# (libgrpc++-dev, protobuf-compiler-grpc), through gRPC's CMake config
+# (/usr/lib/x86_64-linux-gnu/cmake/grpc). Only the client and what links it use them.
+find_package(gRPC CONFIG REQUIRED)
+get_target_property(RUNWASI_GRPC_CPP_PLUGIN gRPC::grpc_cpp_plugin LOCATION)
+if(NOT EXISTS "${RUNWASI_GRPC_CPP_PLUGIN}")
+  message(FATAL_ERROR "grpc_cpp_plugin not found: run scripts/install-deps.sh")
+endif()
 # The ttrpc frame decoder fuzz target is built with clang++ and libFuzzer
 # (libclang-rt-14-dev) whatever the project's compiler is; without them it is skipped.
 find_program(RUNWASI_FUZZ_CXX NAMES clang++-14 clang++)

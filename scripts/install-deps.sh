@@ -19,6 +19,9 @@ packages=(
   protobuf-compiler libprotobuf-dev libclang-rt-14-dev
   golang-github-containerd-containerd-dev golang-github-containerd-cgroups-dev
   golang-github-gogo-googleapis-dev
+  # containerd's gRPC API for the containerd client (src/oci): libgrpc++ and the gRPC
+  # stub generator for protoc
+  libgrpc++-dev protobuf-compiler-grpc
   containerd
   # the e2e tests: ss (iproute2) names the owners of shim sockets
   iproute2

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/plugin_library.h"
 #include "engine/engine.h"
 
 // Both sides must be built from the same sources with the same compiler: the factory hands
@@ -17,12 +18,13 @@
 //   const char* runwasi_engine_plugin_abi(void);            returns RUNWASI_PLUGIN_ABI
 //   runwasi::engine::Engine* runwasi_engine_plugin_create(void);   a new engine, owned by the
 //   caller
-#define RUNWASI_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
+// each declared with RUNWASI_PLUGIN_EXPORT (common/plugin_library.h).
 
 namespace runwasi::engine {
 
-// Loads the plugin `file` (e.g. "runwasi-engine-v8.so") from $RUNWASI_ENGINE_DIR, from
-// ../lib/runwasi beside the running executable, or from the build tree, and makes an engine.
+// Loads the plugin `file` (e.g. "runwasi-engine-v8.so") from the plugin search path
+// (common/plugin_library.h: $RUNWASI_ENGINE_DIR, ../lib/runwasi beside the running
+// executable, the build tree) and makes an engine.
 // The library stays loaded for the life of the process (engines keep process-wide state).
 Expected<std::unique_ptr<Engine>> loadEnginePlugin(std::string_view file);
 

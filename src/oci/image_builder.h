@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/file.h"
+#include "oci/descriptor.h"
 #include "oci/image_reference.h"
 #include "oci/media_types.h"
 #include "oci/tar_writer.h"
@@ -64,13 +65,6 @@ struct ImageSpec {
   // import unpacks the layer. The Wasm formats are always wasip1/wasm.
   std::string architecture = "amd64";
   std::string os = "linux";
-};
-
-struct Descriptor {
-  std::string mediaType;
-  std::string digest;  // "sha256:<hex>"
-  uint64_t size = 0;
-  std::map<std::string, std::string> annotations;
 };
 
 // A built image: the tarball and what it holds.

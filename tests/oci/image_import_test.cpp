@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/private_containerd.h"
 #include "../support/process.h"
 #include "../support/scratch_dir.h"
 #include "../support/wasm_fixtures.h"
@@ -20,51 +21,18 @@ namespace runwasi::oci {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::ProcessResult;
+using testing::PrivateContainerd;
 using testing::runProcess;
 using testing::ScratchDir;
 
 constexpr char kImage[] = "ghcr.io/example/wasi-demo-app:latest";
-
-// The private containerd's directory, stopped (and removed) by the script when the test ends.
-class PrivateContainerd {
- public:
-  explicit PrivateContainerd(fs::path dir) : dir_(std::move(dir)) {}
-  PrivateContainerd(const PrivateContainerd&) = delete;
-  PrivateContainerd& operator=(const PrivateContainerd&) = delete;
-  ~PrivateContainerd() { script({"stop", dir_.string()}); }
-
-  ProcessResult start() { return script({"start", dir_.string()}); }
-  ProcessResult ctr(std::vector<std::string> args) {
-    args.insert(args.begin(), {"ctr", dir_.string()});
-    return script(std::move(args));
-  }
-  const fs::path& dir() const { return dir_; }
-
- private:
-  static ProcessResult script(std::vector<std::string> args) {
-    args.insert(args.begin(), {"/usr/bin/env", std::string("CONTAINERD=") + RUNWASI_CONTAINERD,
-                               std::string("CTR=") + RUNWASI_CTR, RUNWASI_CONTAINERD_PRIVATE});
-    return runProcess(std::move(args));
-  }
-
-  fs::path dir_;
-};
-
-// Why the import tests cannot run here, or "" when they can.
-std::string skipReason() {
-  if (std::string(RUNWASI_CONTAINERD).empty() || std::string(RUNWASI_CTR).empty())
-    return "containerd is not installed (apt-get install containerd)";
-  if (::geteuid() != 0) return "containerd needs root";
-  return "";
-}
 
 bool hasLine(const std::string& text, std::string_view line) {
   return ("\n" + text).find("\n" + std::string(line) + "\n") != std::string::npos;
 }
 
 TEST(ImageImport, ContainerdImportsNamesAndUnpacksTheImage) {
-  if (std::string why = skipReason(); !why.empty()) GTEST_SKIP() << why;
+  if (std::string reason = testing::containerdSkipReason(); !reason.empty()) GTEST_SKIP() << reason;
 
   ScratchDir scratch;
   const Bytes module = testing::kEmptyModule;
@@ -132,7 +100,7 @@ struct WasmImage {
 };
 
 TEST(ImageImport, WasmImagesImportWithoutUnpackAndServeTheirModules) {
-  if (std::string why = skipReason(); !why.empty()) GTEST_SKIP() << why;
+  if (std::string reason = testing::containerdSkipReason(); !reason.empty()) GTEST_SKIP() << reason;
 
   ScratchDir scratch;
   // Three modules that differ, so each layer's digest names one module.
