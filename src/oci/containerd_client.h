@@ -73,7 +73,7 @@ struct ContentInfo {
   Labels labels;
 };
 
-struct Mount {
+struct SnapshotMount {
   std::string type;
   std::string source;
   std::string target;
@@ -82,7 +82,7 @@ struct Mount {
 
 struct TaskCreate {
   std::string containerId;
-  std::vector<Mount> rootfs;  // e.g. what snapshotsPrepare returned
+  std::vector<SnapshotMount> rootfs;  // e.g. what snapshotsPrepare returned
   // Paths the shim opens for the process's stdio ("" for none), usually FIFOs. (Default
   // initializers, so that designated initializers may leave them out.)
   std::string stdinPath{};
@@ -152,7 +152,7 @@ class ContainerdClient : public virtual ContainerdStoreClient {
   // Prepares an active snapshot `key` on top of `parent` ("" for an empty one) and returns
   // the mounts of its rootfs. Under a lease (leaseId not empty) the garbage collector
   // cannot take it before a container references it.
-  virtual Expected<std::vector<Mount>> snapshotsPrepare(std::string_view snapshotter,
+  virtual Expected<std::vector<SnapshotMount>> snapshotsPrepare(std::string_view snapshotter,
                                                         std::string_view key,
                                                         std::string_view parent,
                                                         std::string_view leaseId) = 0;

@@ -11,8 +11,8 @@ namespace {
 namespace snapshots_v1 = containerd::services::snapshots::v1;
 namespace tasks_v1 = containerd::services::tasks::v1;
 
-Mount toMount(const containerd::types::Mount& m) {
-  return Mount{m.type(), m.source(), m.target(), {m.options().begin(), m.options().end()}};
+SnapshotMount toMount(const containerd::types::Mount& m) {
+  return SnapshotMount{m.type(), m.source(), m.target(), {m.options().begin(), m.options().end()}};
 }
 
 class GrpcContainerdClient final : public ContainerdClient, public GrpcStoreClient {
@@ -22,7 +22,7 @@ class GrpcContainerdClient final : public ContainerdClient, public GrpcStoreClie
         snapshots_(snapshots_v1::Snapshots::NewStub(channel_)),
         tasks_(tasks_v1::Tasks::NewStub(channel_)) {}
 
-  Expected<std::vector<Mount>> snapshotsPrepare(std::string_view snapshotter, std::string_view key,
+  Expected<std::vector<SnapshotMount>> snapshotsPrepare(std::string_view snapshotter, std::string_view key,
                                                 std::string_view parent,
                                                 std::string_view leaseId) override {
     snapshots_v1::PrepareSnapshotRequest request;
@@ -31,7 +31,7 @@ class GrpcContainerdClient final : public ContainerdClient, public GrpcStoreClie
     request.set_parent(std::string(parent));
     TRY(auto response, call(*snapshots_, &snapshots_v1::Snapshots::Stub::Prepare, request,
                             "Snapshots.Prepare", key, leaseId));
-    std::vector<Mount> mounts;
+    std::vector<SnapshotMount> mounts;
     for (const containerd::types::Mount& m : response.mounts()) mounts.push_back(toMount(m));
     return mounts;
   }
@@ -48,7 +48,7 @@ class GrpcContainerdClient final : public ContainerdClient, public GrpcStoreClie
   Expected<uint32_t> createTask(const TaskCreate& task) override {
     tasks_v1::CreateTaskRequest request;
     request.set_container_id(task.containerId);
-    for (const Mount& m : task.rootfs) {
+    for (const SnapshotMount& m : task.rootfs) {
       containerd::types::Mount* out = request.add_rootfs();
       out->set_type(m.type);
       out->set_source(m.source);
