@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -20,11 +21,12 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/scope_exit.h"
-#include "engine/module_info.h"
 #include "oci/entrypoint.h"
 #include "sandbox/container_init.h"
 #include "sandbox/pty.h"
 #include "sandbox/seccomp.h"
+#include "shim/content_artifacts.h"
+#include "shim/image_module.h"
 
 namespace runwasi::shim {
 namespace {
@@ -108,6 +110,71 @@ Expected<Bytes> precompileInChild(InstanceEnvironment& env, const std::string& i
   return readFd(out.get(), "the precompiled artifact");
 }
 
+using ImageLookup = std::future<Expected<std::optional<ImageModule>>>;
+
+// Starts looking for the module in the container's image (a Wasm image's layer) while
+// Create goes on: the rootfs mount, the zygote's engine and the cgroup need no module.
+ImageLookup lookUpImageModule(InstanceEnvironment& env, const std::string& id,
+                              const oci::ProcessSpec& process) {
+  if (!env.containerd || process.args.empty()) return {};
+  return std::async(std::launch::async, [&env, id, entrypoint = oci::parseEntrypoint(
+                                                        process.args.front())]()
+                        -> Expected<std::optional<ImageModule>> {
+    TRY(oci::ContainerdStoreClient * client, env.containerd->client());
+    return readImageModule(*client, id, entrypoint, *env.engine);
+  });
+}
+
+// The entrypoint: the image's module when the image is a Wasm image, else args[0] in the
+// rootfs. An image that could not be read (containerd unreachable, a blob missing) leaves
+// the rootfs to try; if that fails too, both reasons are given.
+Expected<ResolvedEntrypoint> findEntrypoint(ImageLookup& lookup, const std::string& id,
+                                            const oci::ProcessSpec& process,
+                                            const fs::path& rootfs, const engine::Engine& engine,
+                                            std::optional<ModuleLayer>& layer) {
+  std::optional<Error> imageError;
+  if (lookup.valid()) {
+    auto found = lookup.get();
+    if (found && *found) {
+      ResolvedEntrypoint entry;
+      entry.pathInRootfs = (*found)->source.name;
+      entry.function = oci::parseEntrypoint(process.args.front()).func;
+      entry.source = std::move((*found)->source);
+      layer = std::move((*found)->layer);
+      return entry;
+    }
+    if (!found) {
+      log::warn("{}: not reading the module from the image: {}", id, found.error().message);
+      imageError = std::move(found).error();
+    }
+  }
+  auto resolved = resolveEntrypoint(process, rootfs, engine);
+  if (!resolved && imageError)
+    return tl::unexpected(std::move(resolved).error().context(
+        fmt::format("the module could not be read from the image ({})", imageError->message)));
+  return resolved;
+}
+
+// The module's artifact: from containerd's content store for an image layer, from the
+// local cache for a rootfs file; precompiled by a zygote child on a miss.
+Expected<UniqueFd> artifactFor(InstanceEnvironment& env, const std::string& id,
+                               const engine::ModuleSource& module, int moduleFd,
+                               const std::optional<ModuleLayer>& layer) {
+  auto precompile = [&](const engine::ModuleSource& m) {
+    return precompileInChild(env, id, m, moduleFd);
+  };
+  if (!layer || !env.engine->precompiler())
+    return engine::precompiledArtifact(*env.engine, module, env.cache, precompile);
+  TRY(oci::ContainerdStoreClient * client, env.containerd->client());
+  TRY(StoredArtifact stored, contentStoreArtifact(*client, *env.engine, *layer, module, precompile));
+  if (stored.reused)
+    log::info("{}: using the precompiled artifact {} from the content store", id, stored.digest);
+  else
+    log::info("{}: precompiled {} ({})", id, module.name,
+              stored.digest.empty() ? "not stored" : "stored as " + stored.digest);
+  return std::move(stored.fd);
+}
+
 }  // namespace
 
 Expected<ResolvedEntrypoint> resolveEntrypoint(const oci::ProcessSpec& process,
@@ -154,20 +221,8 @@ Expected<ResolvedEntrypoint> resolveEntrypoint(const oci::ProcessSpec& process,
     return resolved;
   }
   TRY(Bytes bytes, readFd(file.get(), resolved.pathInRootfs));
-  if (!engine.canHandle(bytes))
-    return makeError(ErrorCode::kInvalidArgument,
-                     fmt::format("{} is neither a WebAssembly module nor a native executable",
-                                 resolved.pathInRootfs));
-  auto info = engine::readModuleInfo(bytes);
-  if (!info)
-    return makeError(ErrorCode::kInvalidArgument,
-                     fmt::format("{} is not a valid WebAssembly module: {}",
-                                 resolved.pathInRootfs, info.error().message));
-  if (auto linkable = engine::checkLinkable(*info, resolved.function, false); !linkable)
-    return makeError(ErrorCode::kInvalidArgument,
-                     fmt::format("{} cannot run: {}", resolved.pathInRootfs,
-                                 linkable.error().message));
-  resolved.source = engine::makeModuleSource(resolved.pathInRootfs, std::move(bytes));
+  TRY(resolved.source, checkedModule(resolved.pathInRootfs, std::move(bytes), resolved.function,
+                                     engine));
   return resolved;
 }
 
@@ -188,6 +243,7 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
   }));
   const oci::RuntimeSpec& spec = instance->spec_;
   TRY_VOID(sandbox::checkSandboxSpec(spec));
+  ImageLookup imageLookup = lookUpImageModule(env, request.id, spec.process);
   fs::path rootPath(spec.rootPath);
   instance->rootfs_ = rootPath.is_absolute() ? rootPath : request.bundle / rootPath;
   if (!request.rootfs.empty()) {
@@ -203,7 +259,9 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
                      fmt::format("root.path: {} is not a directory: {}",
                                  instance->rootfs_.string(), std::strerror(rootErr)));
 
-  TRY(ResolvedEntrypoint entry, resolveEntrypoint(spec.process, instance->rootfs_, *env.engine));
+  std::optional<ModuleLayer> layer;
+  TRY(ResolvedEntrypoint entry, findEntrypoint(imageLookup, request.id, spec.process,
+                                               instance->rootfs_, *env.engine, layer));
   // A module runs unconfined without a linux section (the spec asks for nothing); a native
   // program always runs in the sandbox, chrooted at least.
   const bool sandboxed = spec.linux.has_value() || entry.native;
@@ -231,11 +289,7 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
   if (!entry.native) {
     // One copy of the module for the zygote, shared by the precompile and the container.
     TRY(moduleFd, memfdWith(entry.source.bytes, "runwasi-module"));
-    TRY(artifact, engine::precompiledArtifact(*env.engine, entry.source, env.cache,
-                                              [&](const engine::ModuleSource& m) {
-                                                return precompileInChild(env, request.id, m,
-                                                                         moduleFd.get());
-                                              }));
+    TRY(artifact, artifactFor(env, request.id, entry.source, moduleFd.get(), layer));
   }
 
   sandbox::SpawnRequest spawn;

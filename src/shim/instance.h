@@ -17,6 +17,7 @@
 #include "oci/runtime_spec.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/zygote.h"
+#include "shim/containerd_link.h"
 #include "shim/reaper.h"
 #include "shim/rootfs_mount.h"
 #include "shim/stdio_fifo.h"
@@ -30,6 +31,9 @@ struct InstanceEnvironment {
   sandbox::Zygote* zygote;     // forks every container and precompile process
   Reaper* reaper;              // collects their exits
   const engine::Engine* engine;  // the shim's own copy: precompiler key, canHandle
+  // For modules that come as image layers, and their artifacts; null: rootfs files only.
+  ContainerdLink* containerd = nullptr;
+  // Artifacts of modules that come as rootfs files.
   engine::ArtifactCache cache{engine::ArtifactCache::defaultDir()};
 };
 

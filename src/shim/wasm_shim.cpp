@@ -5,6 +5,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "common/log.h"
 #include "shim/event_publisher.h"
 #include "shim/instance.h"
@@ -68,11 +70,20 @@ int runWasmDaemon(DaemonContext& context, const ShimIdentity& identity,
     log::warn("TTRPC_ADDRESS is not set: events will not be published");
   }
 
+  // containerd's gRPC API, for modules that come as image layers: loaded in the background
+  // now, so that a Create that needs it rarely waits.
+  std::optional<ContainerdLink> containerd;
+  if (!context.flags.address.empty()) {
+    containerd.emplace(context.flags.address, context.flags.ns);
+    containerd->connect();
+  }
+
   InstanceEnvironment env;
   env.shimName = identity.name;
   env.zygote = &*zygote;
   env.reaper = reaper->get();
   env.engine = &engine;
+  env.containerd = containerd ? &*containerd : nullptr;
 
   ttrpc::Server* serverPtr = nullptr;
   TaskService tasks(env, events.get(), [&serverPtr] {

@@ -23,6 +23,8 @@ usage: cri_client.py [--endpoint ADDR] [--containerd BIN] [--timeout S] COMMAND 
   pods                                ListPodSandbox as JSON
   ps [--pod POD_ID]                   ListContainers as JSON
   img IMAGE                           ImageStatus (never pulls) as JSON; exit 1 if absent
+  rmi IMAGE                           RemoveImage (every name of the image, as kubelet's
+                                      image GC removes it)
   version                             Version as JSON
   describe TYPE                       the fields of runtime.v1.TYPE (e.g. ContainerConfig)
 POD.json and CTR.json are runtime.v1.PodSandboxConfig and ContainerConfig in protobuf's
@@ -271,6 +273,10 @@ def main(argv):
             r = img("ImageStatus", image=spec, verbose=True)
             print_json(r)
             return 0 if r.HasField("image") else 1
+        elif cmd == "rmi":
+            sub.add_argument("image")
+            a = sub.parse_args(args)
+            img("RemoveImage", image=api.message("ImageSpec")(image=a.image))
         elif cmd == "version":
             sub.parse_args(args)
             print_json(rt("Version"))

@@ -35,6 +35,8 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=cri_lib.sh
+source "$(dirname "$0")/cri_lib.sh"
 
 [[ $# -eq 8 ]] ||
   fail "usage: $0 SHIM_DIR OCI_TAR_BUILDER DEMO_WASM MODULES_DIR SCRIPT MAKE_OCI_IMAGE PAUSE_IMAGE CRI_CLIENT"
@@ -116,81 +118,11 @@ for t in net ipc uts pid; do host_ns[$t]=$(readlink "/proc/self/ns/$t"); done
 
 # --- helpers -------------------------------------------------------------------------
 
-# pod_config NAME [PID_MODE]: writes $work/NAME.pod.json (network and IPC of the pod; a
-# pid namespace per container, kubelet's default, or with PID_MODE POD the pod's, as
-# shareProcessNamespace asks) and prints its path.
-pod_config() {
-  local name=$1 pid_mode=${2:-CONTAINER} file=$work/$1.pod.json
-  mkdir -p "$work/logs/$name"
-  jq -n --arg name "$name" --arg logs "$work/logs/$name" --arg cg "/$cgroup_parent" --arg pid "$pid_mode" '{
-      metadata: {name: $name, uid: ("uid-" + $name), namespace: "e2e-cri", attempt: 0},
-      hostname: $name, log_directory: $logs,
-      linux: {cgroup_parent: $cg,
-              security_context: {namespace_options: {network: "POD", ipc: "POD", pid: $pid}}}
-    }' >"$file"
-  echo "$file"
-}
-
-# container_config POD NAME IMAGE MEMORY_BYTES CMD...: writes the config, prints its path.
-# Its namespace options are the pod's, as kubelet copies them: CRI takes them from here.
-container_config() {
-  local pod=$1 name=$2 image=$3 memory=$4 file=$work/$1-$2.ctr.json command
-  shift 4
-  # Not jq --args: jq would take a "-c" of the command as its own option.
-  command=$("$python" -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@")
-  jq --arg name "$name" --arg image "$image" --argjson mem "$memory" --argjson cmd "$command" '{
-      metadata: {name: $name, attempt: 0}, image: {image: $image},
-      command: $cmd, log_path: ($name + ".log"),
-      linux: {resources: (if $mem > 0 then {memory_limit_in_bytes: $mem} else {} end),
-              security_context: {namespace_options: .linux.security_context.namespace_options}}
-    }' "$work/$pod.pod.json" >"$file"
-  echo "$file"
-}
-
-# run_container POD_ID POD NAME IMAGE MEMORY CMD...: create + start; prints the id.
-run_container() {
-  local pod_id=$1 pod=$2 name=$3 image=$4 memory=$5 id
-  shift 5
-  id=$(cri create "$pod_id" "$(container_config "$pod" "$name" "$image" "$memory" "$@")" \
-    "$work/$pod.pod.json") || fail "$pod/$name: CreateContainer failed"
-  cri start "$id" || fail "$pod/$name: StartContainer failed"
-  echo "$id"
-}
-
-status_of() { cri status "$1"; }
-state_of() { cri status "$1" | jq -r '.status.state'; }
 pid_of() { cri status "$1" | jq -r '.info.info.pid // empty'; }
 pod_pid() { cri inspectp "$1" | jq -r '.info.info.pid // empty'; }
 pod_ip() { cri inspectp "$1" | jq -r '.status.network.ip // empty'; }
-ppid_of() { awk '{print $4}' "/proc/$1/stat" 2>/dev/null; }
 ns_of() { readlink "/proc/$1/ns/$2"; }
 bundle_of() { echo "$dir/state/io.containerd.runtime.v2.task/k8s.io/$1"; }
-gone() { ! alive "$1"; }
-is_exited() { [[ $(state_of "$1") == CONTAINER_EXITED ]]; }
-
-# argv[0] is a containerd-shim-* binary and one argument is this containerd's socket.
-is_our_shim() {
-  local -a argv=()
-  mapfile -d '' -t argv 2>/dev/null <"/proc/$1/cmdline" || return 1
-  [[ ${#argv[@]} -gt 0 && ${argv[0]##*/} == containerd-shim-* ]] || return 1
-  local a
-  for a in "${argv[@]}"; do [[ $a == "$dir/containerd.sock" ]] && return 0; done
-  return 1
-}
-
-# Shim daemons of this containerd: its shim processes whose parent is not one (our shims'
-# zygote and Wasm containers are forks of the daemon and keep its command line).
-shim_daemons() {
-  local f pid
-  # One grep finds the few candidates; a fork per process would take seconds.
-  for f in $(grep -lsaF -- "$dir/containerd.sock" /proc/[0-9]*/cmdline); do
-    pid=${f#/proc/}
-    pid=${pid%/cmdline}
-    is_our_shim "$pid" && alive "$pid" || continue
-    is_our_shim "$(ppid_of "$pid")" || echo "$pid"
-  done
-}
-
 # check_one_shim POD_ID CONTAINER_ID...: every task of the pod (pause and containers) is a
 # child of one shim daemon and every bundle names one socket; prints that shim's pid.
 check_one_shim() {

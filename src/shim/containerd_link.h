@@ -1,0 +1,38 @@
+// The shim daemon's connection to containerd's gRPC API (the -address socket), for images
+// and the content store. Made in the background: the gRPC client is a plugin whose
+// libraries cost ~6 ms to load, which no container's start should wait for unless it
+// needs the store.
+#pragma once
+
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/error.h"
+#include "oci/containerd_client.h"
+
+namespace runwasi::shim {
+
+class ContainerdLink {
+ public:
+  // Nothing happens until connect() or client().
+  ContainerdLink(std::string address, std::string ns);
+  ~ContainerdLink();
+  ContainerdLink(const ContainerdLink&) = delete;
+  ContainerdLink& operator=(const ContainerdLink&) = delete;
+
+  // Starts loading the client and connecting on a thread of its own; idempotent.
+  void connect();
+  // The client once loaded (waits for connect()'s thread, starting it if needed); the
+  // same error for every caller if it could not be loaded. Thread-safe.
+  Expected<oci::ContainerdStoreClient*> client();
+
+ private:
+  std::string address_;
+  std::string ns_;
+  std::once_flag started_;
+  std::shared_future<Expected<std::shared_ptr<oci::ContainerdStoreClient>>> loaded_;
+};
+
+}  // namespace runwasi::shim
