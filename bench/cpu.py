@@ -326,17 +326,14 @@ def render(programs, rts, results, start, compile_s, engines, errors, opts):
     lines.append(f"### CPU suite: best of {opts.runs} wall-clock seconds (ratio to native)\n")
     lines.append("| runtime | " + " | ".join(programs) + " | geomean vs native |")
     lines.append("|---|" + "---|" * len(programs) + "---|")
+    means = geomeans(programs, labels, results)
     for label in labels:
-        cells, ratios = [], []
+        cells = []
         for p in programs:
             v, n = results.get((label, p)), results[("native", p)]
-            if v is None:
-                cells.append("failed")
-                continue
-            ratio = v / n
-            ratios.append(ratio)
-            cells.append(f"{v:.3f}" if label == "native" else f"{v:.3f} ({ratio:.2f}x)")
-        g = geomean(ratios) if len(ratios) == len(programs) else None
+            cells.append("failed" if v is None else
+                         f"{v:.3f}" if label == "native" else f"{v:.3f} ({v / n:.2f}x)")
+        g = means[label]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {'–' if g is None else f'{g:.2f}x'} |")
     if engines:
         lines.append(f"\n### Precompile time (`runwasi compile`, empty cache), seconds\n")

@@ -7,8 +7,8 @@ rewrites the generated parts of docs/benchmarks.md and the plots in docs/bench/*
 
 Stages, in this order (sizes: the defaults; --quick: tiny ones, for a smoke run):
   cpu                bench/cpu.py -n 3 --start-runs 20 (all five programs)
-  ctr_run            bench/ctr_run.py -n 20            (v8, wasm2c, runc)
-  pod_start          bench/pod_start.py -n 15          (v8, wasm2c, runc)
+  ctr_run            bench/ctr_run.py -n 30            (v8, wasm2c, runc)
+  pod_start          bench/pod_start.py -n 20          (v8, wasm2c, runc)
   stress_mock        stress-test --mode mock, null, wasm2c and v8 (one shim for all tasks):
                      200 tasks at parallel 1, 2 and 8, and the headline 1000 at parallel 4
   stress_containerd  stress-test --mode containerd against a private containerd, the same
@@ -52,7 +52,7 @@ BLOCKS = ["run", "headline", *STAGES, "ratios"]
 
 SIZES = {
     "full": {"cpu_runs": 3, "cpu_start_runs": 20, "cpu_programs": "fib,sieve,crc32,sha256,matmul",
-             "ctr_runs": 20, "pod_runs": 15,
+             "ctr_runs": 30, "pod_runs": 20,
              "stress_parallel": [1, 2, 4, 8], "stress_count": 200,
              "headline_parallel": 4, "headline_count": 1000,
              "density_k": "10,50,100", "density_modes": "shim-per-container,pod-shared"},
@@ -502,8 +502,8 @@ def block_stress(mode):
         lines += ["", f"Headline ({hc} tasks, parallel {hp}): latency per task in ms (Create → Delete "
                   "returned; `total`), the shims' CPU per task, and ratios:", "",
                   "| runtime | tasks/s | total p50 | p90 | p99 | max | create p50 | wait p50 "
-                  "| shim CPU ms/task | / null | / runc |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| shim CPU ms/task | / null |" + (" / runc |" if mode == "containerd" else ""),
+                  "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if mode == "containerd" else "")]
         null = tps(res.headline(mode, "null"))
         runc = tps(res.headline(mode, "runc"))
         for n in names:
@@ -512,10 +512,11 @@ def block_stress(mode):
                 continue
             lat = rep["latency_ms"]
             cpu = rep.get("details", {}).get("cpu_ms_per_task", {}).get("shims")
-            lines.append(f"| `{n}` | {tps(rep) or 'FAILED'} | {lat['total']['p50']:.1f} | "
+            lines.append(f"| `{n}` | {fmt(tps(rep), '.1f', 'FAILED')} | {lat['total']['p50']:.1f} | "
                          f"{lat['total']['p90']:.1f} | {lat['total']['p99']:.1f} | {lat['total']['max']:.1f} | "
                          f"{lat.get('create', {}).get('p50', 0):.1f} | {lat.get('wait', {}).get('p50', 0):.1f} | "
-                         f"{fmt(cpu, '.1f')} | {fmt(ratio(tps(rep), null))} | {fmt(ratio(tps(rep), runc))} |")
+                         f"{fmt(cpu, '.1f')} | {fmt(ratio(tps(rep), null))} |"
+                         + (f" {fmt(ratio(tps(rep), runc))} |" if mode == "containerd" else ""))
         failed = [r for r in (data["results"] if data else []) if "report" in r and not r["report"]["passed"]]
         for r in failed:
             rep = r["report"]
@@ -624,11 +625,12 @@ def plot_throughput(plots, res, mode):
     for n in table:
         files[f"{n}.dat"] = "".join(f"{p} {tps(rep)}\n" for p, rep in sorted(table[n].items())
                                     if tps(rep) is not None)
+    ps = sorted({p for p, _ in data["plan"]})
     plot = ", ".join(f"'{n}.dat' using 1:2 with linespoints lw 2 pt 7 lc rgb '{COLORS.get(n, '#000')}' "
                      f"title '{n}'" for n in table if files[f"{n}.dat"])
     script = (f"set title 'stress-test --mode {mode}: throughput vs parallelism'\n"
-              "set logscale x 2\nset xlabel 'parallel tasks (--parallel)'\nset ylabel 'tasks/s'\n"
-              "set yrange [0:*]\nset xtics (1, 2, 4, 8, 16)\nplot " + plot)
+              f"set logscale x 2\nset xrange [{ps[0] * 0.85}:{ps[-1] * 1.2}]\nset xtics ({', '.join(map(str, ps))})\n"
+              "set xlabel 'parallel tasks (--parallel)'\nset ylabel 'tasks/s'\nset yrange [0:*]\nplot " + plot)
     return gnuplot(plots, f"throughput-{mode}", script, files)
 
 
