@@ -308,6 +308,28 @@ class PrivateContainerd:
         return [p for p in points if p == self.dir or p.startswith(self.dir + "/")]
 
 
+def cgroup_dirs(name):
+    """The directories of the top-level cgroup `name` in every hierarchy (v1, hybrid, v2)."""
+    dirs = []
+    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        if os.path.isdir(root):
+            dirs += [d for d in [os.path.join(root, name)] + [os.path.join(root, h, name) for h in os.listdir(root)]
+                     if os.path.isdir(d)]
+    return dirs
+
+
+def remove_cgroup(name):
+    """rmdir the top-level cgroup `name` in every hierarchy; returns those that could not go
+    (a container's cgroup left inside)."""
+    left = []
+    for d in cgroup_dirs(name):
+        try:
+            os.rmdir(d)
+        except OSError as e:
+            left.append(f"{d}: {e.strerror}")
+    return left
+
+
 def process_table():
     """{pid: (ppid, argv as a list of bytes)} of every live process but zombies."""
     table = {}

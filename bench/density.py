@@ -214,27 +214,10 @@ def tasks(cd):
 
 
 def cgroups_left(ids=None):
-    """Cgroup directories under /NS (ctr's cgroupsPath is /NS/ID), in any hierarchy."""
-    left = []
-    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
-        if not os.path.isdir(root):
-            continue
-        for d in [os.path.join(root, NS)] + [os.path.join(root, h, NS) for h in os.listdir(root)]:
-            if os.path.isdir(d):
-                left += [os.path.join(d, c) for c in os.listdir(d)
-                         if os.path.isdir(os.path.join(d, c)) and (ids is None or c in ids)]
-    return left
-
-
-def remove_ns_cgroups():
-    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
-        if not os.path.isdir(root):
-            continue
-        for d in [os.path.join(root, NS)] + [os.path.join(root, h, NS) for h in os.listdir(root)]:
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+    """Cgroup directories under /NS (ctr's cgroupsPath is /NS/ID), in any hierarchy: those
+    of the containers ids, or all."""
+    return [os.path.join(d, c) for d in benchlib.cgroup_dirs(NS) for c in os.listdir(d)
+            if os.path.isdir(os.path.join(d, c)) and (ids is None or c in ids)]
 
 
 def leftovers(cd, ids):
@@ -475,7 +458,7 @@ def main():
         fatal = str(e)
         log(f"{PROG}: {fatal}")
     finally:
-        remove_ns_cgroups()
+        benchlib.remove_cgroup(NS)
     if (cg := cgroups_left()):
         log(f"cgroups left: {cg}")
     benchlib.write_json(opts.json, {

@@ -358,22 +358,6 @@ def render_doc(table, opts):
                                f"Results, ms ({opts.runs} pods per handler):", table)
 
 
-def remove_cgroup_parent(name):
-    """rmdir the run's cgroup_parent in every hierarchy; returns those that could not go
-    (a container's cgroup left inside)."""
-    left = []
-    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
-        if not os.path.isdir(root):
-            continue
-        for d in [os.path.join(root, name)] + [os.path.join(root, h, name) for h in os.listdir(root)]:
-            if os.path.isdir(d):
-                try:
-                    os.rmdir(d)
-                except OSError as e:
-                    left.append(f"{d}: {e.strerror}")
-    return left
-
-
 def main():
     opts = benchlib.parse_args(__doc__, PROG, RUNTIMES, "containerd, runc, CNI")
     for f in ("/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"):
@@ -428,7 +412,7 @@ def main():
         fatal = str(e)
         log(f"{PROG}: {fatal}")
     finally:
-        cg_left = remove_cgroup_parent(cgroup_parent)
+        cg_left = benchlib.remove_cgroup(cgroup_parent)
         if cg_left:
             log(f"cgroups left: {cg_left}")
 

@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/, for benchlib
 import benchlib  # noqa: E402
@@ -204,7 +205,7 @@ def stage_stress_mock(st, opts, sz):
     runtimes = [r for r in STRESS_RUNTIMES if r[2] == "wasm"]
     results, fatal = stress_runs(st, opts, sz, runtimes, ["--mode", "mock", "--namespace", STRESS_NS],
                                  image, "mock")
-    remove_cgroups(STRESS_NS)
+    benchlib.remove_cgroup(STRESS_NS)
     write(opts.out, "stress_mock", {"plan": stress_plan(sz), "results": results,
                                     "unavailable": fatal and fatal.get("error")})
 
@@ -234,18 +235,8 @@ def stage_stress_containerd(st, opts, sz):
     except Failure as e:
         st.meta["problems"].append(str(e))
     finally:
-        remove_cgroups(STRESS_NS)
+        benchlib.remove_cgroup(STRESS_NS)
     write(opts.out, "stress_containerd", data)
-
-
-def remove_cgroups(ns):
-    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
-        if os.path.isdir(root):
-            for d in [os.path.join(root, ns)] + [os.path.join(root, h, ns) for h in os.listdir(root)]:
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
 
 
 def write(out, name, data):
@@ -771,6 +762,9 @@ def run_suite(opts):
                 STAGE_FUNCS[name](st, opts, sz)
         except Failure as e:
             st.meta["problems"].append(str(e))
+        except Exception as e:  # a bug here must not lose the other stages
+            st.meta["problems"].append(f"{type(e).__name__}: {e}")
+            log(traceback.format_exc())
         st.meta["seconds"] = time.monotonic() - ts - st.meta["lock_wait_s"]
         st.save()
         if st.meta["problems"]:
@@ -788,8 +782,14 @@ def run_suite(opts):
 
 def render(opts, stages):
     res = Results(opts.out)
-    blocks = {name: BLOCK_FUNCS[name](res, opts) for name in BLOCKS
-              if name in stages or name in ("headline", "ratios") or (name == "run" and res.run)}
+    blocks = {}
+    for name in BLOCKS:
+        if name in stages or name in ("headline", "ratios") or (name == "run" and res.run):
+            try:
+                blocks[name] = BLOCK_FUNCS[name](res, opts)
+            except Exception as e:  # results of an unexpected shape: say so in the block
+                log(traceback.format_exc())
+                blocks[name] = f"**Could not render this block from {opts.out}:** {type(e).__name__}: {e}"
     with open(opts.doc) as f:
         text = f.read()
     text = replace_blocks(text, blocks)
