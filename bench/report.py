@@ -3,7 +3,7 @@
 rewrites the generated parts of docs/benchmarks.md and the plots in docs/bench/*.svg.
 
     bench/report.sh [--build DIR] [--quick] [--only STAGE,...] [--render-only]
-                    [--out DIR] [--doc FILE] [--plots DIR] [--wait-load L]
+                    [--out DIR] [--doc FILE] [--plots DIR] [--wait-load L] [--hold-lock]
 
 Stages, in this order (sizes: the defaults; --quick: tiny ones, for a smoke run):
   cpu                bench/cpu.py -n 3 --start-runs 20 (all five programs)
@@ -23,7 +23,7 @@ e.g. outside --only, keeps its block); everything outside the markers is written
 and kept as it is. Plots (gnuplot, SVG) go to PLOTS (default docs/bench). --render-only
 rebuilds the blocks and plots from OUT without running anything.
 Stages that start containerd or shims hold /tmp/runwasi-e2e.lock (flock) while they run,
-as the e2e tests do. Unless --no-build, `cmake --build BUILD` first (not counted in the
+as the e2e tests do; --hold-lock holds it from the first stage to the last. Unless --no-build, `cmake --build BUILD` first (not counted in the
 suite's time). --wait-load L: first wait (up to 30 minutes) until the 1-minute load
 average is below L. Needs root, Debian's containerd, runc, gcc, clang, node (optional),
 gnuplot, python3-grpcio and python3-protobuf (scripts/install-deps.sh). Exit status 1 if
@@ -712,6 +712,9 @@ def parse_args():
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "benchmarks.md"), help="the document to update")
     ap.add_argument("--plots", default=os.path.join(REPO, "docs", "bench"), help="where the SVGs go")
     ap.add_argument("--wait-load", type=float, help="wait until the 1-minute load average is below this")
+    ap.add_argument("--hold-lock", action="store_true",
+                    help="hold the e2e lock for the whole suite, not only its containerd stages "
+                         "(no e2e test of anyone else runs in between: a quieter run)")
     opts = ap.parse_args()
     opts.build = os.path.abspath(opts.build)
     opts.out = os.path.abspath(opts.out or os.path.join(opts.build, "bench-report"))
@@ -742,9 +745,22 @@ def run_suite(opts):
         p = subprocess.run(["cmake", "--build", opts.build], capture_output=True, text=True)
         if p.returncode != 0:
             raise Failure(f"cmake --build {opts.build} failed:\n{(p.stdout + p.stderr)[-2000:]}")
-    if opts.wait_load:
-        wait_for_load(opts.wait_load)
     sz = SIZES["quick" if opts.quick else "full"]
+    held = None
+    if opts.hold_lock:
+        held = Lock(Stage("lock", opts.out))
+        held.__enter__()
+        log(f"holding {LOCK} for the whole suite (waited {held.stage.meta['lock_wait_s']:.0f} s)")
+    try:
+        if opts.wait_load:
+            wait_for_load(opts.wait_load)
+        return run_stages(opts, sz, held is not None)
+    finally:
+        if held:
+            held.__exit__(None, None, None)
+
+
+def run_stages(opts, sz, locked):
     t0 = time.monotonic()
     load_before = os.getloadavg()
     failed = []
@@ -755,7 +771,7 @@ def run_suite(opts):
         log(f"=== {name} (load {st.meta['loadavg_before'][0]:.2f})")
         ts = time.monotonic()
         try:
-            if name in LOCKED:
+            if name in LOCKED and not locked:
                 with Lock(st):
                     STAGE_FUNCS[name](st, opts, sz)
             else:
@@ -776,7 +792,8 @@ def run_suite(opts):
             "seconds": time.monotonic() - t0, "size": "quick" if opts.quick else "full",
             "sizes": sz, "machine": benchlib.machine(), "load_before": load_before,
             "load_after": os.getloadavg(),
-            "command": "bench/report.sh" + (" --quick" if opts.quick else "")})
+            "held_lock": locked,
+            "command": "bench/report.sh" + (" --quick" if opts.quick else "") + (" --hold-lock" if locked else "")})
     return failed
 
 
