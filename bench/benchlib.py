@@ -315,7 +315,7 @@ def cgroup_dirs(name):
         if os.path.isdir(root):
             dirs += [d for d in [os.path.join(root, name)] + [os.path.join(root, h, name) for h in os.listdir(root)]
                      if os.path.isdir(d)]
-    return dirs
+    return list(dict.fromkeys(dirs))  # hybrid: unified/NAME is found from both roots
 
 
 def remove_cgroup(name):

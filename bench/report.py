@@ -14,7 +14,7 @@ Stages, in this order (sizes: the defaults; --quick: tiny ones, for a smoke run)
   stress_containerd  stress-test --mode containerd against a private containerd, the same
                      plus runc with a static native hello; when this stress-test has no
                      containerd mode yet the section says so instead of failing
-  density            bench/density.py --k 10,50,100, one shim per container and pod-shared
+  density            bench/density.py --k 1,10,50,100, one shim per container and pod-shared
 Each stage's raw results go to OUT (default BUILD/bench-report) as STAGE.json with
 STAGE.meta.json (its commands, duration, load average, exit status) and STAGE.log. Then
 every block of FILE (default docs/benchmarks.md) between `<!-- report:begin NAME -->` and
@@ -56,7 +56,7 @@ SIZES = {
              "ctr_runs": 30, "pod_runs": 20,
              "stress_parallel": [1, 2, 4, 8], "stress_count": 200,
              "headline_parallel": 4, "headline_count": 1000,
-             "density_k": "10,50,100", "density_modes": "shim-per-container,pod-shared"},
+             "density_k": "1,10,50,100", "density_modes": "shim-per-container,pod-shared"},
     "quick": {"cpu_runs": 1, "cpu_start_runs": 3, "cpu_programs": "fib",
               "ctr_runs": 3, "pod_runs": 2,
               "stress_parallel": [1, 4], "stress_count": 20,
@@ -108,7 +108,7 @@ class Stage:
         self.meta["commands"].append({"cmd": shlex.join(cmd), "rc": p.returncode,
                                       "seconds": round(time.monotonic() - t0, 3)})
         if p.returncode not in ok_codes:
-            self.meta["problems"].append(f"`{shlex.join(cmd)}` exited {p.returncode}: "
+            self.meta["problems"].append(f"`{shlex.join(cmd)}` exited {p.returncode}; its stderr ends:\n"
                                          f"{p.stderr.strip()[-600:]}")
         return p
 
@@ -358,7 +358,12 @@ def stage_status(res, name):
         return None, ["Not run yet: `bench/report.sh` (or `--only " + name + "`) fills this block."]
     lines = []
     if m["problems"]:
-        lines += ["", "**Problems in this stage:**", ""] + [f"- {p}" for p in m["problems"]]
+        lines += ["", "**Problems in this stage:**", ""]
+        for p in m["problems"]:
+            head, _, detail = p.partition("\n")
+            lines.append(f"- {head.replace(REPO + '/', '')}")
+            if detail.strip():
+                lines += ["", "  ```", *(f"  {line}" for line in detail.strip().splitlines()), "  ```"]
     return m, lines
 
 
