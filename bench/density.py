@@ -383,11 +383,16 @@ def render(results, problems, skipped, opts):
                   "largest K): " + "; ".join(slopes) + "."]
     targets = []
     for name, limit in TARGETS_MIB.items():
-        rs = [r for r in results if r["runtime"] == name and r["mode"] == MODES[0]]
+        rs = sorted((r for r in results if r["runtime"] == name and r["mode"] == MODES[0]),
+                    key=lambda r: r["k"])
         if rs:
-            worst = max(r["per_container_kb"]["pss"] for r in rs) / 1024
-            targets.append(f"`{name}` ≤ {limit} MiB PSS per container (one shim each): "
-                           f"{worst:.2f} MiB at worst ({'met' if worst <= limit else 'not met'})")
+            cells = [f"K={r['k']}: {r['per_container_kb']['pss'] / 1024:.2f}" for r in rs]
+            m = marginal(results, name, MODES[0])
+            if m is not None:
+                cells.append(f"marginal {m / 1024:.2f}")
+            met = [r["k"] for r in rs if r["per_container_kb"]["pss"] / 1024 <= limit]
+            targets.append(f"`{name}` ≤ {limit} MiB PSS per container (one shim each), MiB: "
+                           + ", ".join(cells) + f" (met at K = {', '.join(map(str, met)) or 'none'})")
     if targets:
         lines += [""] + [f"- {t}" for t in targets]
     lines += benchlib.problem_lines(problems, skipped)

@@ -385,12 +385,14 @@ def block_run(res, opts):
     if not r:
         return "Not run yet."
     m = r["machine"]
-    lines = [f"- Date: {r['date']}; the whole suite took **{r['seconds'] / 60:.1f} minutes** "
+    lines = [f"- Finished: {r['date']}; the whole suite took **{r['seconds'] / 60:.1f} minutes** "
              f"({r['size']} sizes; the build before it not counted)",
              f"- Machine: {m['cpu']}, {m['cpus']} CPUs, {m['memory_kb'] / 1048576:.1f} GiB memory; "
              f"kernel {m['kernel']}; {m['containerd']}; {m['runc']}",
              f"- Load: 1-minute load average {r['load_before'][0]:.2f} at the start, "
-             f"{r['load_after'][0]:.2f} at the end (other work shares this VM; see each stage's)",
+             f"{r['load_after'][0]:.2f} at the end (other work shares this VM; each stage's own "
+             "figure below includes the suite's previous stage, as a load average lags a minute)"
+             + ("; the e2e lock held throughout, so no one's e2e test ran beside it" if r.get("held_lock") else ""),
              f"- Command: `{r['command']}`", "",
              "| stage | seconds | load at start | status |", "|---|---|---|---|"]
     for s in STAGES:
@@ -442,10 +444,16 @@ def block_headline(res, opts):
         lines.append(target_row(f"containerd mode, {n}: ≥ {CONTAINERD_VS_NULL:.0%} of null's tasks/s",
                                 ratio(c[n], c["null"]), CONTAINERD_VS_NULL, "×", True))
     if res.density:
-        for n, limit in (("wasm2c", 10), ("v8", 20)):
-            for k in sorted({r["k"] for r in res.density["results"]}):
+        import density
+        ks = sorted({r["k"] for r in res.density["results"]})
+        for n, limit in density.TARGETS_MIB.items():
+            for k in ks:
                 lines.append(target_row(f"{n}: PSS per sleeping container ≤ {limit} MiB (K={k}, a shim each)",
                                         res.density_pss(n, k), limit, " MiB", False))
+            m = density.marginal(res.density["results"], n, density.MODES[0])
+            lines.append(target_row(f"{n}: what one more sleeping container adds (PSS, K={ks[0]}→{ks[-1]}, "
+                                    f"a shim each) ≤ {limit} MiB", None if m is None else m / 1024,
+                                    limit, " MiB", False))
     return "\n".join(lines)
 
 
@@ -529,7 +537,12 @@ def block_density(res, opts):
     m, extra = stage_status(res, "density")
     if not m:
         return extra[0]
-    return "\n".join(commands_block(m) + [load_text(res.out, "density.md") or "No results.", "",
+    table = load_text(res.out, "density.md") or "No results."
+    if res.density and not res.density.get("fatal"):
+        import density  # its table again from the JSON, so --render-only follows its changes
+        d = res.density
+        table = density.render(d["results"], d["problems"], d["skipped"], None)
+    return "\n".join(commands_block(m) + [table, "",
                                           "![memory per container vs K](bench/memory-vs-k.svg)",
                                           "![start-all time vs K](bench/start-all-vs-k.svg)"] + extra)
 
@@ -667,7 +680,9 @@ def plot_density(plots, res):
              f"set xtics ({', '.join(map(str, ks))})\nset yrange [0:*]\n")
     made = [gnuplot(plots, "memory-vs-k", "set title 'PSS per sleeping container vs K'\n" + xaxis +
                     "set ylabel 'MiB per container (PSS)'\nplot " + series(2), files)]
-    made.append(gnuplot(plots, "start-all-vs-k", "set title 'time to start K sleeping containers'\n" + xaxis +
+    linear = (f"set xlabel 'K (containers)'\nset xrange [0:{ks[-1] * 1.05}]\n"
+              f"set xtics ({', '.join(map(str, ks))})\nset yrange [0:*]\nset key left top\n")
+    made.append(gnuplot(plots, "start-all-vs-k", "set title 'time to start K sleeping containers'\n" + linear +
                         "set ylabel 'seconds'\nplot " + series(4), files))
     return made
 
@@ -798,7 +813,7 @@ def run_stages(opts, sz, locked):
             "sizes": sz, "machine": benchlib.machine(), "load_before": load_before,
             "load_after": os.getloadavg(),
             "held_lock": locked,
-            "command": "bench/report.sh" + (" --quick" if opts.quick else "") + (" --hold-lock" if locked else "")})
+            "command": shlex.join(["bench/report.sh", *sys.argv[1:]])})
     return failed
 
 
