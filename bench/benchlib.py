@@ -8,6 +8,7 @@ sys.path to import it.
 """
 import argparse
 import datetime
+import json
 import math
 import os
 import platform
@@ -64,11 +65,12 @@ def run(cmd, **kw):
 
 # --- command line ----------------------------------------------------------------------
 
-def parse_args(doc, prog, runtimes, root_for):
-    """The command line both scripts take (their usage is the docstring `doc`), checked:
-    dies (as prog) on a bad one, without root (needed for root_for) or without containerd,
-    ctr or gcc. opts.selected: the chosen runtimes, once each, in the order of `runtimes`
-    (the round-robin order)."""
+def parse_args(doc, prog, runtimes, root_for, extra=None, rounds=True):
+    """The command line the containerd scripts take (their usage is the docstring `doc`),
+    checked: dies (as prog) on a bad one, without root (needed for root_for) or without
+    containerd, ctr or gcc. opts.selected: the chosen runtimes, once each, in the order of
+    `runtimes` (the round-robin order). extra(parser) adds a script's own options; rounds:
+    whether it takes -n and --warmups. Every script takes --json FILE (its raw results)."""
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                  epilog=doc.split("\n\n", 2)[2],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,12 +78,18 @@ def parse_args(doc, prog, runtimes, root_for):
                     help="the configured CMake build directory (default build-bench)")
     ap.add_argument("--runtimes", default=",".join(rt.name for rt in runtimes),
                     help="comma-separated subset of " + ",".join(rt.name for rt in runtimes))
-    ap.add_argument("-n", "--runs", type=int, default=20, help="measured rounds (default 20)")
-    ap.add_argument("--warmups", type=int, default=2, help="discarded rounds first (default 2)")
+    if rounds:
+        ap.add_argument("-n", "--runs", type=int, default=20, help="measured rounds (default 20)")
+        ap.add_argument("--warmups", type=int, default=2, help="discarded rounds first (default 2)")
     ap.add_argument("--no-build", action="store_true", help="do not run cmake --build")
     ap.add_argument("--keep", action="store_true", help="keep the private containerd's directory")
     ap.add_argument("--doc", action="store_true", help="print a section for docs/benchmarks.md")
+    ap.add_argument("--json", metavar="FILE", help="also write the raw results as JSON to FILE")
+    if extra:
+        extra(ap)
     opts = ap.parse_args()
+    if not rounds:
+        opts.runs, opts.warmups = 1, 0
     names = [n for n in opts.runtimes.split(",") if n]
     known = {rt.name: rt for rt in runtimes}
     for n in names:
@@ -164,6 +172,34 @@ def oci_arch():
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
 
 
+def static_binary(src, out):
+    """`gcc -static -O2` of the C file src into out, unless out is newer; returns out."""
+    if not (os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src)):
+        run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", src, "-o", out])
+    return out
+
+
+def write_json(path, data):
+    """data as indented JSON into path (its directory made), when path is given."""
+    if not path:
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+
+
+def raw_results(opts, rts, times, problems, skipped, sample=lambda r: r):
+    """What --json writes for a script driven by interleaved(): the settings, the machine,
+    and per runtime its containerd runtime type and every measured result (sample(result))."""
+    return {"settings": {"runs": opts.runs, "warmups": opts.warmups, "build": opts.build},
+            "machine": machine(),
+            "runtimes": {rt.name: {"runtime": rt.runtime, "image": rt.image,
+                                   "results": [sample(r) for r in times.get(rt.name, [])]}
+                         for rt in rts},
+            "problems": problems, "skipped": skipped}
+
+
 def make_images(build, rts, out, entrypoint=None):
     """Writes the image tarballs the runtimes need into out; returns [(path, image name)].
     Native: bench/native-hello/hello.c built `gcc -static -O2` as /hello, the only file of
@@ -172,9 +208,7 @@ def make_images(build, rts, out, entrypoint=None):
     os.makedirs(out, exist_ok=True)
     tars = []
     if any(rt.image == NATIVE_IMAGE for rt in rts):
-        native = os.path.join(out, "hello-native-static")
-        if not (os.path.exists(native) and os.path.getmtime(native) >= os.path.getmtime(NATIVE_SRC)):
-            run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", NATIVE_SRC, "-o", native])
+        native = static_binary(NATIVE_SRC, os.path.join(out, "hello-native-static"))
         tar = os.path.join(out, "native-hello.tar")
         flags = ["--entrypoint", entrypoint] if entrypoint else []
         run([sys.executable, MAKE_OCI_IMAGE, *flags, tar, NATIVE_IMAGE, oci_arch(), f"/hello={native}"])
@@ -241,6 +275,94 @@ class PrivateContainerd:
 
     def ctr(self, *args):
         return ["ctr", "--address", self.sock, *args]
+
+    def pid(self):
+        """containerd's own PID (from DIR/containerd.pid), or None."""
+        try:
+            with open(os.path.join(self.dir, "containerd.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def shims(self):
+        """PIDs of shim daemons (and their forks) of this containerd: processes whose
+        argv[0] is a containerd-shim-* binary and which name this containerd's socket."""
+        return [pid for pid, (_, argv) in process_table().items()
+                if argv and os.path.basename(argv[0]).startswith(b"containerd-shim-")
+                and self.sock.encode() in argv]
+
+    def processes(self):
+        """{pid: (ppid, argv)} of every process this containerd's tasks added: those naming
+        its socket (shims; our shims' zygotes and containers keep their argv) other than
+        containerd and ctr clients, and all their descendants (runc's containers)."""
+        table = process_table()
+        me = self.pid()
+        seeds = [pid for pid, (_, argv) in table.items()
+                 if pid != me and self.sock.encode() in argv and argv
+                 and os.path.basename(argv[0]) != b"ctr"]
+        return {pid: table[pid] for pid in descendants(table, seeds)}
+
+    def mounts(self):
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4] for line in f]
+        return [p for p in points if p == self.dir or p.startswith(self.dir + "/")]
+
+
+def cgroup_dirs(name):
+    """The directories of the top-level cgroup `name` in every hierarchy (v1, hybrid, v2)."""
+    dirs = []
+    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        if os.path.isdir(root):
+            dirs += [d for d in [os.path.join(root, name)] + [os.path.join(root, h, name) for h in os.listdir(root)]
+                     if os.path.isdir(d)]
+    return list(dict.fromkeys(dirs))  # hybrid: unified/NAME is found from both roots
+
+
+def remove_cgroup(name):
+    """rmdir the top-level cgroup `name` in every hierarchy; returns those that could not go
+    (a container's cgroup left inside)."""
+    left = []
+    for d in cgroup_dirs(name):
+        try:
+            os.rmdir(d)
+        except OSError as e:
+            left.append(f"{d}: {e.strerror}")
+    return left
+
+
+def process_table():
+    """{pid: (ppid, argv as a list of bytes)} of every live process but zombies."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if fields[0] == b"Z":
+            continue
+        table[int(entry)] = (int(fields[1]), argv[:-1] if argv and argv[-1] == b"" else argv)
+    return table
+
+
+def descendants(table, roots):
+    """roots and every process of table (process_table()) below one of them."""
+    found = set(r for r in roots if r in table)
+    children = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    todo = list(found)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
 
 
 # --- measuring -------------------------------------------------------------------------
@@ -323,25 +445,41 @@ def version_of(cmd):
         return "unknown"
 
 
-def machine_lines():
-    """The Machine bullets of a --doc section: CPU model and count, kernel, containerd and
-    runc versions, date."""
+def machine():
+    """The machine a run measured, as a dict: CPU model and count, memory, kernel,
+    containerd and runc versions, the load average, the date (UTC)."""
     cpu = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return [f"- CPU: {cpu}, {os.cpu_count()} CPUs (`nproc`); kernel {platform.release()}",
-            f"- {version_of(['containerd', '--version'])}; {version_of(['runc', '--version'])}",
-            f"- Date: {now}"]
+    mem_kb = None
+    try:
+        with open("/proc/meminfo") as f:
+            mem_kb = next(int(l.split()[1]) for l in f if l.startswith("MemTotal:"))
+    except (OSError, StopIteration, ValueError):
+        pass
+    return {"cpu": cpu, "cpus": os.cpu_count(), "memory_kb": mem_kb, "kernel": platform.release(),
+            "containerd": version_of(["containerd", "--version"]),
+            "runc": version_of(["runc", "--version"]),
+            "loadavg": os.getloadavg(),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def render_doc(opts, command, title, method, needs, results, table):
+def machine_lines():
+    """The Machine bullets of a --doc section: CPU model and count, kernel, containerd and
+    runc versions, date."""
+    m = machine()
+    return [f"- CPU: {m['cpu']}, {m['cpus']} CPUs (`nproc`); kernel {m['kernel']}",
+            f"- {m['containerd']}; {m['runc']}",
+            f"- Date: {m['date']}"]
+
+
+def render_doc(opts, command, title, method, needs, results, table, args=None):
     """A section for docs/benchmarks.md: `## title`, the method bullets, the machine, how to
     reproduce (root; needs) with `command` (e.g. `python3 bench/ctr_run.py`) and this run's
-    options, then `results` over the table."""
+    options (args: the script's own, default `-n RUNS`), then `results` over the table."""
     build = os.path.relpath(opts.build, REPO)
     build = build if not build.startswith("..") else opts.build
     names = ",".join(rt.name for rt in opts.selected)
@@ -354,7 +492,7 @@ def render_doc(opts, command, title, method, needs, results, table):
              f"Reproduce (root; {needs}):", "",
              "```sh",
              f"cmake -S . -B {build} -G Ninja",
-             f"{command} --build {build} --runtimes {names} -n {opts.runs} --doc",
+             f"{command} --build {build} --runtimes {names} {args or f'-n {opts.runs}'} --doc",
              "```", "",
              results, "",
              table]

@@ -2,7 +2,7 @@
 """CPU and start-up benchmarks: native gcc -O2 vs runwasi's engines vs node:wasi.
 
     bench/cpu.py [--runwasi PATH] [--build-dir DIR] [-n RUNS] [--start-runs RUNS]
-                 [--programs fib,sieve,...] [--doc]
+                 [--programs fib,sieve,...] [--doc] [--json FILE]
 
 Builds bench/cpu/*.c twice into the build directory (never the source tree): natively with
 `gcc -O2` and for wasm32-wasi with `clang -O2` (clang runs from a private directory holding
@@ -21,11 +21,14 @@ plus node and a native hello for reference.
 Engines whose runwasi binary is missing, or that cannot run hello, are skipped with a
 message on stderr. The runwasi path comes from --runwasi, else $RUNWASI, else
 build/tools/runwasi under the repository. The Markdown report goes to stdout (progress to
-stderr); --doc prints the whole docs/benchmarks.md (method, machine, commands, targets).
-Python 3 standard library only.
+stderr); --doc prints it as a standalone document (method, machine, commands, targets;
+docs/benchmarks.md itself is written by bench/report.sh, which runs this script);
+--json FILE also writes every figure (seconds) and the geometric means. Python 3 standard
+library only.
 """
 import argparse
 import datetime
+import json
 import math
 import os
 import platform
@@ -205,7 +208,8 @@ def main():
     ap.add_argument("-n", "--runs", type=int, default=5)
     ap.add_argument("--start-runs", type=int, default=20)
     ap.add_argument("--programs", default=",".join(PROGRAMS))
-    ap.add_argument("--doc", action="store_true", help="print the whole docs/benchmarks.md")
+    ap.add_argument("--doc", action="store_true", help="print a standalone report document")
+    ap.add_argument("--json", metavar="FILE", help="also write every figure as JSON to FILE")
     opts = ap.parse_args()
     programs = [p for p in opts.programs.split(",") if p]
     for p in programs:
@@ -281,11 +285,39 @@ def main():
     for label, v in start.items():
         log(f"{label} hello: {fmt_ms(v)} ms")
 
+    if opts.json:
+        write_json(opts.json, programs, rts, results, start, compile_s, errors, opts)
     report = render(programs, rts, results, start, compile_s, sorted(engines), errors, opts)
     if opts.doc:
         report = render_doc(report, results, start, sorted(engines), opts, runwasi)
     print(report)
     return 1 if errors else 0
+
+
+def geomeans(programs, labels, results):
+    """{label: geometric mean of its ratios to native over programs, or None if one failed}."""
+    out = {}
+    for label in labels:
+        values = [results.get((label, p)) for p in programs]
+        out[label] = (geomean([v / results[("native", p)] for v, p in zip(values, programs)])
+                      if all(v is not None for v in values) else None)
+    return out
+
+
+def write_json(path, programs, rts, results, start, compile_s, errors, opts):
+    labels = ["native"] + [r.label for r in rts]
+    data = {"settings": {"runs": opts.runs, "start_runs": opts.start_runs, "programs": programs},
+            "best_s": {label: {p: results.get((label, p)) for p in programs} for label in labels},
+            "geomean_vs_native": geomeans(programs, labels, results),
+            "start_median_s": start,
+            "compile_s": {e: {n: v for (e2, n), v in compile_s.items() if e2 == e}
+                          for e in sorted({e for e, _ in compile_s})},
+            "targets": {"cpu_geomean": CPU_TARGETS, "start_ms": START_TARGETS_MS},
+            "errors": errors}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
 
 
 def render(programs, rts, results, start, compile_s, engines, errors, opts):
@@ -294,17 +326,14 @@ def render(programs, rts, results, start, compile_s, engines, errors, opts):
     lines.append(f"### CPU suite: best of {opts.runs} wall-clock seconds (ratio to native)\n")
     lines.append("| runtime | " + " | ".join(programs) + " | geomean vs native |")
     lines.append("|---|" + "---|" * len(programs) + "---|")
+    means = geomeans(programs, labels, results)
     for label in labels:
-        cells, ratios = [], []
+        cells = []
         for p in programs:
             v, n = results.get((label, p)), results[("native", p)]
-            if v is None:
-                cells.append("failed")
-                continue
-            ratio = v / n
-            ratios.append(ratio)
-            cells.append(f"{v:.3f}" if label == "native" else f"{v:.3f} ({ratio:.2f}x)")
-        g = geomean(ratios) if len(ratios) == len(programs) else None
+            cells.append("failed" if v is None else
+                         f"{v:.3f}" if label == "native" else f"{v:.3f} ({v / n:.2f}x)")
+        g = means[label]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {'–' if g is None else f'{g:.2f}x'} |")
     if engines:
         lines.append(f"\n### Precompile time (`runwasi compile`, empty cache), seconds\n")

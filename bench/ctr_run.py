@@ -2,7 +2,7 @@
 """`ctr run --rm` latency: the Wasm hello under our shims vs a static native hello under runc.
 
     bench/ctr_run.py [--build DIR] [--runtimes v8,wasm2c,runc] [-n RUNS] [--warmups N]
-                     [--no-build] [--keep] [--doc]
+                     [--no-build] [--keep] [--doc] [--json FILE]
 
 Runtimes (default all three):
   v8       io.containerd.v8.v1      containerd-shim-v8-v1      tests/modules/hello.wasm
@@ -29,7 +29,8 @@ Reported: median, best and p90 (nearest rank) in ms, and each Wasm shim's median
 by runc's (target <= 0.8). The private containerd is always stopped at the end; --keep
 leaves its directory (log, state) for debugging.
 The Markdown report goes to stdout (progress to stderr); --doc prints it as a section for
-docs/benchmarks.md (method, how to reproduce, machine). Python 3 standard library only.
+docs/benchmarks.md (method, how to reproduce, machine); --json FILE also writes every
+measured time (seconds) per runtime. Python 3 standard library only.
 """
 import os
 import statistics
@@ -156,6 +157,7 @@ def main():
         s = stats[rt.name]
         if s:
             log(f"{rt.name}: median {fmt_ms(s[0])} ms, best {fmt_ms(s[1])} ms, p90 {fmt_ms(s[2])} ms")
+    benchlib.write_json(opts.json, benchlib.raw_results(opts, rts, times, problems, skipped))
     table = render(rts, stats, problems, skipped, opts)
     print(render_doc(table, opts) if opts.doc else table)
     return 1 if problems else 0

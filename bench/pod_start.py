@@ -3,7 +3,7 @@
 shape with a static native hello under runc.
 
     bench/pod_start.py [--build DIR] [--runtimes v8,wasm2c,runc] [-n RUNS] [--warmups N]
-                       [--no-build] [--keep] [--doc]
+                       [--no-build] [--keep] [--doc] [--json FILE]
 
 Runtime handlers (default all three; scripts/containerd-private.sh configures them):
   v8       io.containerd.v8.v1      containerd-shim-v8-v1      tests/modules/hello.wasm
@@ -42,7 +42,8 @@ failure stops that handler and makes the exit status 1. Reported: median, best a
 median of each CRI call. At the end no pod, container, shim, mount or IP lease may be left
 (checked), and the private containerd is always stopped (--keep leaves its directory).
 The Markdown report goes to stdout (progress to stderr); --doc prints it as a section for
-docs/benchmarks.md (method, how to reproduce, machine).
+docs/benchmarks.md (method, how to reproduce, machine); --json FILE also writes every pod's
+times (seconds: running, output and each step) per handler.
 """
 import os
 import re
@@ -85,8 +86,8 @@ def pause_tar(opts):
 # --- the private containerd ------------------------------------------------------------
 
 class PrivateContainerd(benchlib.PrivateContainerd):
-    """benchlib's, started with our pause image (CRI, a CNI bridge network), and what it
-    takes to check that the pods left nothing behind."""
+    """benchlib's, started with our pause image (CRI, a CNI bridge network), and the CNI
+    network's name, to check that the pods left no IP lease behind."""
 
     def __init__(self, path_prepend, pause_image, keep):
         super().__init__("pod-start-bench.", path_prepend, keep, ["--pause-image", pause_image])
@@ -95,28 +96,6 @@ class PrivateContainerd(benchlib.PrivateContainerd):
         import json
         with open(os.path.join(self.dir, "cni", "net.d", "10-runwasi.conflist")) as f:
             return json.load(f)["name"]
-
-    def shims(self):
-        """PIDs of shim daemons (and their forks) of this containerd: processes whose
-        argv[0] is a containerd-shim-* binary and which name this containerd's socket."""
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
-            if argv and os.path.basename(argv[0]).startswith(b"containerd-shim-") and \
-                    self.sock.encode() in argv:
-                found.append(int(entry))
-        return found
-
-    def mounts(self):
-        with open("/proc/self/mountinfo") as f:
-            points = [line.split()[4] for line in f]
-        return [p for p in points if p == self.dir or p.startswith(self.dir + "/")]
 
 
 # --- CRI -------------------------------------------------------------------------------
@@ -379,22 +358,6 @@ def render_doc(table, opts):
                                f"Results, ms ({opts.runs} pods per handler):", table)
 
 
-def remove_cgroup_parent(name):
-    """rmdir the run's cgroup_parent in every hierarchy; returns those that could not go
-    (a container's cgroup left inside)."""
-    left = []
-    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
-        if not os.path.isdir(root):
-            continue
-        for d in [os.path.join(root, name)] + [os.path.join(root, h, name) for h in os.listdir(root)]:
-            if os.path.isdir(d):
-                try:
-                    os.rmdir(d)
-                except OSError as e:
-                    left.append(f"{d}: {e.strerror}")
-    return left
-
-
 def main():
     opts = benchlib.parse_args(__doc__, PROG, RUNTIMES, "containerd, runc, CNI")
     for f in ("/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"):
@@ -449,7 +412,7 @@ def main():
         fatal = str(e)
         log(f"{PROG}: {fatal}")
     finally:
-        cg_left = remove_cgroup_parent(cgroup_parent)
+        cg_left = benchlib.remove_cgroup(cgroup_parent)
         if cg_left:
             log(f"cgroups left: {cg_left}")
 
@@ -461,6 +424,9 @@ def main():
                 f"p90 {fmt_ms(s['running'][2])}); output median {fmt_ms(s['output'][0])} ms")
     if fatal:
         return 1
+    benchlib.write_json(opts.json, benchlib.raw_results(
+        opts, rts, times, problems, skipped,
+        lambda r: {"running_s": r[0], "output_s": r[1], "phases_s": dict(zip(PHASES, r[2]))}))
     table = render(rts, stats, problems, skipped)
     print(render_doc(table, opts) if opts.doc else table)
     return 1 if problems or stop_problem or cg_left else 0

@@ -34,6 +34,7 @@ packages=(
   # Kubernetes (CRI) e2e test: CNI plugins (bridge, host-local, loopback in /usr/lib/cni),
   # the CRI test client's gRPC and protobuf for Debian's python3, jq for its JSON
   containernetworking-plugins python3-grpcio python3-protobuf jq
+  gnuplot-nox # bench/report.sh: the SVG plots of docs/benchmarks.md
 )
 
 missing=()
