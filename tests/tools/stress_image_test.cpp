@@ -43,7 +43,8 @@ TEST(StressChainId, OciImageSpecChain) {
   EXPECT_EQ(chainId(one), a);  // a single layer's chain ID is its diff ID
   // Expected values from Python's hashlib: sha256("<a> <b>"), then sha256("<ab> <c>").
   std::vector<std::string> two = {a, b}, three = {a, b, c};
-  EXPECT_EQ(chainId(two), "sha256:ccd722928bd92476ba1745586fed6e45a102504185ad88cd89e01ff116fd146c");
+  EXPECT_EQ(chainId(two),
+            "sha256:ccd722928bd92476ba1745586fed6e45a102504185ad88cd89e01ff116fd146c");
   EXPECT_EQ(chainId(three),
             "sha256:c1377126441fb2f5ec2c21ae2a60255331d639e830f0ee1b40a36e52d4c40588");
 }
@@ -67,15 +68,16 @@ TEST(StressPickManifest, WasmFirstThenLinuxOfThisMachineThenTheOnlyOne) {
 }
 
 TEST(StressTemplate, LinuxImageAsCtrRunsIt) {
-  json config = {{"architecture", "amd64"},
-                 {"os", "linux"},
-                 {"config",
-                  {{"Entrypoint", {"/bin/sh", "-c"}},
-                   {"Cmd", {"echo hi"}},
-                   {"Env", {"PATH=/bin", "FOO=bar", "HOME"}},
-                   {"WorkingDir", "/work"},
-                   {"User", "1000:50"}}},
-                 {"rootfs", {{"type", "layers"}, {"diff_ids", {"sha256:" + std::string(64, 'a')}}}}};
+  json config = {
+      {"architecture", "amd64"},
+      {"os", "linux"},
+      {"config",
+       {{"Entrypoint", {"/bin/sh", "-c"}},
+        {"Cmd", {"echo hi"}},
+        {"Env", {"PATH=/bin", "FOO=bar", "HOME"}},
+        {"WorkingDir", "/work"},
+        {"User", "1000:50"}}},
+      {"rootfs", {{"type", "layers"}, {"diff_ids", {"sha256:" + std::string(64, 'a')}}}}};
   auto t = templateFromConfig(kLinuxManifest, bytes(config), {});
   ASSERT_TRUE(t) << t.error().message;
   EXPECT_FALSE(t->wasm);
@@ -127,7 +129,8 @@ TEST(StressTemplate, CncfArtifactRunsItsFirstModule) {
 }
 
 TEST(StressTemplate, Errors) {
-  auto expectInvalid = [](const oci::ParsedManifest& m, const json& config, std::string_view needle) {
+  auto expectInvalid = [](const oci::ParsedManifest& m, const json& config,
+                          std::string_view needle) {
     auto t = templateFromConfig(m, bytes(config), {});
     ASSERT_FALSE(t) << config.dump();
     EXPECT_EQ(t.error().code, ErrorCode::kInvalidArgument);

@@ -137,7 +137,8 @@ TEST(StressOptions, Errors) {
                    "--shim-per-task is only for --mode mock");
   expectUsageError({"--mode", "containerd", "--image", "m", "--shim", "/s"},
                    "--shim is only for --mode mock");
-  expectUsageError({"--image", "m", "--address", "/c.sock"}, "--address is only for --mode containerd");
+  expectUsageError({"--image", "m", "--address", "/c.sock"},
+                   "--address is only for --mode containerd");
   expectUsageError({"--snapshotter", "native", "--image", "m"},
                    "--snapshotter is only for --mode containerd");
 }

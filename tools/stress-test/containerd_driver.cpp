@@ -44,7 +44,8 @@ struct ObjectState {
   bool mayExist() const { return sent && !gone; }
 };
 
-std::string socketPathFor(const std::string& address, const std::string& ns, const std::string& id) {
+std::string socketPathFor(const std::string& address, const std::string& ns,
+                          const std::string& id) {
   // containerd's shim.SocketAddress: sha256 of filepath.Join(address, ns, id), under the
   // fixed /run/containerd/s (for every containerd, whatever its state directory).
   std::string joined = fs::path(address + "/" + ns + "/" + id).lexically_normal().string();
@@ -132,14 +133,15 @@ Expected<void> ContainerdTask::create(Deadline) {
       track(snapshot_, true,
             client().snapshotsPrepare(config.snapshotter, id_, image.snapshotParent, id_)));
   container_.sent = true;
-  TRY_VOID(track(container_, true,
-                 client().createContainer(oci::ContainerRecord{.id = id_,
-                                                               .image = image.image,
-                                                               .runtime = config.runtime,
-                                                               .snapshotter = config.snapshotter,
-                                                               .snapshotKey = id_,
-                                                               .labels = {},
-                                                               .specJson = image.specFor(config.ns, id_)})));
+  TRY_VOID(track(
+      container_, true,
+      client().createContainer(oci::ContainerRecord{.id = id_,
+                                                    .image = image.image,
+                                                    .runtime = config.runtime,
+                                                    .snapshotter = config.snapshotter,
+                                                    .snapshotKey = id_,
+                                                    .labels = {},
+                                                    .specJson = image.specFor(config.ns, id_)})));
   task_.sent = true;
   TRY_VOID(track(task_, true,
                  client().createTask(oci::TaskCreate{.containerId = id_,
@@ -189,11 +191,13 @@ Expected<void> ContainerdTask::cleanUp() {
     // since containerd refuses to delete a running task.
     if (!exited_) {
       (void)client().killTask(id_, SIGKILL, true);  // it may have exited already
-      (void)client().waitTask(id_, std::chrono::duration_cast<std::chrono::milliseconds>(kCleanUpWait));
+      (void)client().waitTask(id_,
+                              std::chrono::duration_cast<std::chrono::milliseconds>(kCleanUpWait));
     }
     removeLeft(task_, "task", client().deleteTask(id_).map([](auto&&) {}), problems);
   }
-  if (container_.mayExist()) removeLeft(container_, "container", client().deleteContainer(id_), problems);
+  if (container_.mayExist())
+    removeLeft(container_, "container", client().deleteContainer(id_), problems);
   if (snapshot_.mayExist())
     removeLeft(snapshot_, "snapshot", client().snapshotsRemove(driver_.config().snapshotter, id_),
                problems);
@@ -241,11 +245,12 @@ Expected<void> ContainerdDriver::setUp() {
     if (!unpacked)
       return makeError(
           ErrorCode::kFailedPrecondition,
-          fmt::format("image {} is not unpacked for snapshotter {}: the snapshot of its layers "
-                      "({}) does not exist; import it without --no-unpack (ctr -n {} images "
-                      "import{} IMAGE.tar)",
-                      image_.image, config_.snapshotter, image_.snapshotParent, config_.ns,
-                      config_.snapshotter == "overlayfs" ? "" : " --snapshotter " + config_.snapshotter));
+          fmt::format(
+              "image {} is not unpacked for snapshotter {}: the snapshot of its layers "
+              "({}) does not exist; import it without --no-unpack (ctr -n {} images "
+              "import{} IMAGE.tar)",
+              image_.image, config_.snapshotter, image_.snapshotParent, config_.ns,
+              config_.snapshotter == "overlayfs" ? "" : " --snapshotter " + config_.snapshotter));
   }
   return {};
 }
@@ -276,7 +281,8 @@ std::vector<std::string> ContainerdDriver::leftovers(bool fix) {
         found.push_back("task left: " + id);
         if (fix) {
           (void)client_->killTask(id, SIGKILL, true);
-          (void)client_->waitTask(id, std::chrono::duration_cast<std::chrono::milliseconds>(kCleanUpWait));
+          (void)client_->waitTask(
+              id, std::chrono::duration_cast<std::chrono::milliseconds>(kCleanUpWait));
           (void)client_->deleteTask(id);
         }
       }
@@ -356,8 +362,7 @@ DriverSummary ContainerdDriver::tearDown() {
 }  // namespace
 
 Expected<std::unique_ptr<Driver>> makeContainerdDriver(ContainerdConfig config) {
-  if (config.address.empty())
-    return makeError(ErrorCode::kInvalidArgument, "--address is empty");
+  if (config.address.empty()) return makeError(ErrorCode::kInvalidArgument, "--address is empty");
   if (config.snapshotter.empty())
     return makeError(ErrorCode::kInvalidArgument, "--snapshotter is empty");
   return std::make_unique<ContainerdDriver>(std::move(config));

@@ -33,8 +33,8 @@ namespace runwasi::stress {
 struct ContainerdConfig {
   std::string address;  // containerd's gRPC socket
   std::string ns;
-  std::string runtime;  // containerd's runtime name, e.g. io.containerd.runc.v2
-  std::string image;    // the image's name in the namespace
+  std::string runtime;            // containerd's runtime name, e.g. io.containerd.runc.v2
+  std::string image;              // the image's name in the namespace
   std::vector<std::string> args;  // replace the image's Cmd when not empty
   std::string snapshotter;
   // Each gRPC call's deadline (a task's Wait gets what is left of the task's).

@@ -28,34 +28,27 @@ class GrpcInventory final : public ContainerdInventory {
         snapshots_(snapshots_v1::Snapshots::NewStub(channel)),
         tasks_(tasks_v1::Tasks::NewStub(channel)) {}
 
-  Expected<ContainerdObjects> list(std::string_view prefix,
-                                   std::string_view snapshotter) override {
+  Expected<ContainerdObjects> list(std::string_view prefix, std::string_view snapshotter) override {
     ContainerdObjects found;
     auto keep = [&](std::vector<std::string>& into, const std::string& id) {
       if (id.starts_with(prefix)) into.push_back(id);
     };
-    {
-      grpc::ClientContext context;
-      prepare(context);
-      containers_v1::ListContainersResponse response;
-      TRY_VOID(check(containers_->List(&context, {}, &response), "Containers.List"));
-      for (const auto& c : response.containers()) keep(found.containers, c.id());
-    }
-    {
-      grpc::ClientContext context;
-      prepare(context);
-      tasks_v1::ListTasksResponse response;
-      TRY_VOID(check(tasks_->List(&context, {}, &response), "Tasks.List"));
-      for (const auto& t : response.tasks())
-        keep(found.tasks, t.container_id().empty() ? t.id() : t.container_id());
-    }
-    {
-      grpc::ClientContext context;
-      prepare(context);
-      leases_v1::ListResponse response;
-      TRY_VOID(check(leases_->List(&context, {}, &response), "Leases.List"));
-      for (const auto& l : response.leases()) keep(found.leases, l.id());
-    }
+    TRY(auto containers, unary<containers_v1::ListContainersResponse>(
+                             "Containers.List", [&](auto* context, auto* response) {
+                               return containers_->List(context, {}, response);
+                             }));
+    for (const auto& c : containers.containers()) keep(found.containers, c.id());
+    TRY(auto tasks,
+        unary<tasks_v1::ListTasksResponse>("Tasks.List", [&](auto* context, auto* response) {
+          return tasks_->List(context, {}, response);
+        }));
+    for (const auto& t : tasks.tasks())
+      keep(found.tasks, t.container_id().empty() ? t.id() : t.container_id());
+    TRY(auto leases,
+        unary<leases_v1::ListResponse>("Leases.List", [&](auto* context, auto* response) {
+          return leases_->List(context, {}, response);
+        }));
+    for (const auto& l : leases.leases()) keep(found.leases, l.id());
     {
       grpc::ClientContext context;
       prepare(context);
@@ -84,6 +77,16 @@ class GrpcInventory final : public ContainerdInventory {
   }
 
  private:
+  // One unary call: `invoke(context, response)` under the namespace and the deadline.
+  template <typename Response, typename Invoke>
+  Expected<Response> unary(std::string_view method, Invoke&& invoke) {
+    grpc::ClientContext context;
+    prepare(context);
+    Response response;
+    TRY_VOID(check(invoke(&context, &response), method));
+    return response;
+  }
+
   void prepare(grpc::ClientContext& context) const {
     context.AddMetadata("containerd-namespace", ns_);
     context.set_deadline(std::chrono::system_clock::now() + timeout_);
@@ -114,9 +117,9 @@ Expected<std::unique_ptr<ContainerdInventory>> openInventory(const std::string& 
   auto channel =
       grpc::CreateCustomChannel("unix:" + socketPath, grpc::InsecureChannelCredentials(), args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + timeout))
-    return makeError(ErrorCode::kUnavailable,
-                     fmt::format("containerd at {} did not answer within {} ms", socketPath,
-                                 timeout.count()));
+    return makeError(
+        ErrorCode::kUnavailable,
+        fmt::format("containerd at {} did not answer within {} ms", socketPath, timeout.count()));
   return std::make_unique<GrpcInventory>(std::move(channel), ns, timeout);
 }
 

@@ -44,8 +44,8 @@ std::vector<std::string> mountsUnder(const fs::path& dir) {
   std::vector<std::string> out;
   const std::string prefix = dir.string();
   for (std::string& point : mountPoints())
-    if (point == prefix ||
-        (point.starts_with(prefix) && std::string_view(point).substr(prefix.size()).starts_with('/')))
+    if (point == prefix || (point.starts_with(prefix) &&
+                            std::string_view(point).substr(prefix.size()).starts_with('/')))
       out.push_back(std::move(point));
   return out;
 }

@@ -29,7 +29,8 @@ Expected<std::vector<std::string>> stringList(const json& object, std::string_vi
   std::vector<std::string> out;
   auto it = object.find(key);
   if (it == object.end() || it->is_null()) return out;
-  if (!it->is_array()) return invalid(fmt::format("the image config's {}{} is not a list", where, key));
+  if (!it->is_array())
+    return invalid(fmt::format("the image config's {}{} is not a list", where, key));
   for (const json& item : *it) {
     if (!item.is_string())
       return invalid(fmt::format("the image config's {}{} holds a non-string", where, key));
@@ -50,7 +51,8 @@ std::vector<std::string> mergeEnv(std::vector<std::string> defaults,
   auto keyOf = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
   for (const std::string& entry : overrides) {
     std::string_view key = keyOf(entry);
-    auto same = std::ranges::find_if(defaults, [&](const std::string& d) { return keyOf(d) == key; });
+    auto same =
+        std::ranges::find_if(defaults, [&](const std::string& d) { return keyOf(d) == key; });
     if (entry.find('=') == std::string::npos) {
       if (same != defaults.end()) defaults.erase(same);
     } else if (same != defaults.end()) {
@@ -76,8 +78,8 @@ Expected<uint32_t> parseId(std::string_view text, std::string_view user) {
 // The implied entrypoint of a Wasm image that names none: its first module layer's file.
 std::vector<std::string> moduleEntrypoint(const oci::ParsedManifest& manifest) {
   for (const oci::ContentRef& layer : manifest.layers) {
-    bool isModule = layer.mediaType == oci::media_type::kWasm ||
-                    layer.mediaType == oci::media_type::kWasmLayer;
+    bool isModule =
+        layer.mediaType == oci::media_type::kWasm || layer.mediaType == oci::media_type::kWasmLayer;
     if (!isModule) continue;
     auto title = layer.annotations.find(std::string(oci::annotation::kTitle));
     if (title == layer.annotations.end() || title->second.empty()) return {};
@@ -89,7 +91,9 @@ std::vector<std::string> moduleEntrypoint(const oci::ParsedManifest& manifest) {
 Expected<Bytes> readMetadata(oci::ContainerdStoreClient& client, const std::string& digest,
                              std::string_view what) {
   auto bytes = client.readBlob(digest, kMaxMetadataBlob);
-  if (!bytes) return tl::unexpected(std::move(bytes).error().context("reading the image's " + std::string(what)));
+  if (!bytes)
+    return tl::unexpected(
+        std::move(bytes).error().context("reading the image's " + std::string(what)));
   return bytes;
 }
 
@@ -109,8 +113,8 @@ std::string chainId(std::span<const std::string> diffIds) {
       continue;
     }
     std::string joined = chain + " " + diffId;
-    chain = "sha256:" + sha256Hex(std::span(reinterpret_cast<const uint8_t*>(joined.data()),
-                                            joined.size()));
+    chain = "sha256:" +
+            sha256Hex(std::span(reinterpret_cast<const uint8_t*>(joined.data()), joined.size()));
   }
   return chain;
 }
@@ -136,9 +140,10 @@ Expected<oci::ContentRef> pickManifest(std::span<const oci::ContentRef> manifest
     platforms.push_back(m.os.empty() && m.architecture.empty()
                             ? "(none)"
                             : fmt::format("{}/{}", m.os, m.architecture));
-  return makeError(ErrorCode::kNotFound,
-                   fmt::format("the image index has no manifest for wasm or linux/{} (it has: {})",
-                               architecture, platforms.empty() ? "none" : fmt::format("{}", fmt::join(platforms, ", "))));
+  return makeError(
+      ErrorCode::kNotFound,
+      fmt::format("the image index has no manifest for wasm or linux/{} (it has: {})", architecture,
+                  platforms.empty() ? "none" : fmt::format("{}", fmt::join(platforms, ", "))));
 }
 
 Expected<TaskTemplate> templateFromConfig(const oci::ParsedManifest& manifest,
@@ -167,7 +172,8 @@ Expected<TaskTemplate> templateFromConfig(const oci::ParsedManifest& manifest,
 
   t.spec = json::parse(oci::defaultSpecJson(processArgs, ""));
   TRY(std::vector<std::string> env, stringList(process, "Env", "config."));
-  t.spec["process"]["env"] = mergeEnv(t.spec["process"]["env"].get<std::vector<std::string>>(), env);
+  t.spec["process"]["env"] =
+      mergeEnv(t.spec["process"]["env"].get<std::vector<std::string>>(), env);
   if (std::string cwd = stringField(process, "WorkingDir"); !cwd.empty())
     t.spec["process"]["cwd"] = cwd;
   if (std::string user = stringField(process, "User"); !user.empty()) {

@@ -20,8 +20,8 @@
 #include "child_process.h"
 #include "common/temp_dir.h"
 #include "event_sink.h"
-#include "host_state.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
+#include "host_state.h"
 #include "sandbox/cgroup_dirs.h"
 #include "shim_process.h"
 
