@@ -89,6 +89,27 @@ TEST(StressOptions, ContainerdMode) {
   ASSERT_TRUE(o) << o.error().message;
   EXPECT_EQ(o->mode, Mode::kContainerd);
   EXPECT_EQ(o->address, "/run/c.sock");
+  EXPECT_EQ(o->snapshotter, "overlayfs");
+  // Mode flags may come before --mode; --work-dir serves both modes.
+  o = parse({"--snapshotter", "native", "--work-dir=/w", "--mode", "containerd", "--image", "i"});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->snapshotter, "native");
+  EXPECT_EQ(o->workDir, "/w");
+  EXPECT_EQ(o->address, "/run/containerd/containerd.sock");
+}
+
+TEST(StressOptions, ShortRuntimeNames) {
+  auto runtimeOf = [](std::string name) {
+    auto o = parse({"--image", "i", "--runtime", name});
+    return o ? o->runtime : "error: " + o.error().message;
+  };
+  EXPECT_EQ(runtimeOf("runc"), "io.containerd.runc.v2");
+  EXPECT_EQ(runtimeOf("v8"), "io.containerd.v8.v1");
+  EXPECT_EQ(runtimeOf("wasm2c"), "io.containerd.wasm2c.v1");
+  EXPECT_EQ(runtimeOf("null"), "io.containerd.null.v1");
+  // Full names and paths as they are.
+  EXPECT_EQ(runtimeOf("io.containerd.runc.v1"), "io.containerd.runc.v1");
+  EXPECT_EQ(runtimeOf("/opt/containerd-shim-x-v3"), "/opt/containerd-shim-x-v3");
 }
 
 TEST(StressOptions, HelpStopsParsing) {
@@ -116,6 +137,10 @@ TEST(StressOptions, Errors) {
                    "--shim-per-task is only for --mode mock");
   expectUsageError({"--mode", "containerd", "--image", "m", "--shim", "/s"},
                    "--shim is only for --mode mock");
+  expectUsageError({"--image", "m", "--address", "/c.sock"},
+                   "--address is only for --mode containerd");
+  expectUsageError({"--snapshotter", "native", "--image", "m"},
+                   "--snapshotter is only for --mode containerd");
 }
 
 TEST(StressDuration, UnitsAndBareSeconds) {

@@ -41,28 +41,4 @@ Expected<void> writeBundle(const fs::path& dir, const std::string& id, const Bun
   return {};
 }
 
-std::vector<std::string> mountsUnder(const fs::path& dir) {
-  std::vector<std::string> out;
-  auto info = readFile("/proc/self/mountinfo");
-  if (!info) return out;
-  std::string_view text(reinterpret_cast<const char*>(info->data()), info->size());
-  const std::string prefix = dir.string();
-  while (!text.empty()) {
-    std::string_view line = text.substr(0, text.find('\n'));
-    text.remove_prefix(std::min(text.size(), line.size() + 1));
-    // Fields: id parent major:minor root mount-point ...
-    size_t field = 0, pos = 0;
-    for (; field < 4 && pos != std::string_view::npos; ++field) {
-      pos = line.find(' ', pos);
-      if (pos != std::string_view::npos) ++pos;
-    }
-    if (pos == std::string_view::npos) continue;
-    std::string_view point = line.substr(pos, line.find(' ', pos) - pos);
-    if (point == prefix ||
-        (point.starts_with(prefix) && point.substr(prefix.size()).starts_with('/')))
-      out.emplace_back(point);
-  }
-  return out;
-}
-
 }  // namespace runwasi::stress

@@ -33,7 +33,4 @@ nlohmann::json taskSpec(const std::string& id, const BundleSpec& spec);
 Expected<void> writeBundle(const std::filesystem::path& dir, const std::string& id,
                            const BundleSpec& spec);
 
-// Mount points (as this process sees them) at or under `dir`, deepest last.
-std::vector<std::string> mountsUnder(const std::filesystem::path& dir);
-
 }  // namespace runwasi::stress

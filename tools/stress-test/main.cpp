@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "common/log.h"
+#include "containerd_driver.h"
 #include "mock_driver.h"
 #include "options.h"
 #include "report.h"
@@ -43,18 +44,30 @@ Expected<std::unique_ptr<Driver>> makeDriver(const Options& o, const std::string
                                        .idPrefix = idPrefix});
     }
     case Mode::kContainerd:
-      break;
+      return makeContainerdDriver(ContainerdConfig{.address = o.address,
+                                                   .ns = o.ns,
+                                                   .runtime = o.runtime,
+                                                   .image = o.image,
+                                                   .args = o.args,
+                                                   .snapshotter = o.snapshotter,
+                                                   .callTimeout = o.timeout,
+                                                   .workBase = o.workDir,
+                                                   .idPrefix = idPrefix});
   }
-  return makeError(ErrorCode::kUnimplemented,
-                   "--mode containerd is not available in this build yet");
+  return makeError(ErrorCode::kInternal, "unknown mode");
 }
 
 nlohmann::json settingsJson(const Options& o) {
-  return {{"mode", modeName(o.mode)},  {"runtime", o.runtime},
-          {"image", o.image},          {"args", o.args},
-          {"count", o.count},          {"parallel", o.parallel},
-          {"warmup", o.warmupCount()}, {"timeout_ms", o.timeout.count()},
-          {"namespace", o.ns}};
+  nlohmann::json settings = {{"mode", modeName(o.mode)},  {"runtime", o.runtime},
+                             {"image", o.image},          {"args", o.args},
+                             {"count", o.count},          {"parallel", o.parallel},
+                             {"warmup", o.warmupCount()}, {"timeout_ms", o.timeout.count()},
+                             {"namespace", o.ns}};
+  if (o.mode == Mode::kContainerd) {
+    settings["address"] = o.address;
+    settings["snapshotter"] = o.snapshotter;
+  }
+  return settings;
 }
 
 int run(const Options& o) {

@@ -1,12 +1,9 @@
 #include "mock_driver.h"
 
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <signal.h>
 #include <sys/mount.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -24,6 +21,7 @@
 #include "common/temp_dir.h"
 #include "event_sink.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
+#include "host_state.h"
 #include "sandbox/cgroup_dirs.h"
 #include "shim_process.h"
 
@@ -79,35 +77,6 @@ bool isMountPoint(const fs::path& path) {
   return self.stx_mnt_id != parent.stx_mnt_id;
 }
 
-// Bundles go on a tmpfs when the machine has one at /dev/shm, as containerd's do (its
-// state directory is under /run): on a disk file system, creating and removing a thousand
-// bundles costs the tool more than the shim's own work.
-fs::path defaultWorkBase() {
-  struct statfs fs {};
-  if (::statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC) return "/dev/shm";
-  return {};
-}
-
-double msPerTask(std::chrono::nanoseconds cpu, size_t tasks) {
-  return tasks == 0
-             ? 0
-             : std::chrono::duration<double, std::milli>(cpu).count() / static_cast<double>(tasks);
-}
-
-std::chrono::nanoseconds usage(int who) {
-  struct rusage u {};
-  ::getrusage(who, &u);
-  auto time = [](const timeval& t) {
-    return std::chrono::seconds(t.tv_sec) + std::chrono::microseconds(t.tv_usec);
-  };
-  return time(u.ru_utime) + time(u.ru_stime);
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 class MockDriver;
 
 class MockTask final : public TaskRun {
@@ -122,7 +91,7 @@ class MockTask final : public TaskRun {
   Expected<void> remove(Deadline deadline) override;
   Expected<void> cleanUp() override;
   std::string output() const override {
-    return slurp(bundle_ / "stdout") + slurp(bundle_ / "stderr");
+    return readText(bundle_ / "stdout") + readText(bundle_ / "stderr");
   }
 
  private:
@@ -403,7 +372,7 @@ void MockDriver::checkLeftovers(DriverSummary& summary) {
   summary.details["cpu_ms_per_task"] = {
       {"shims", config_.shimPerTask ? nlohmann::json(nullptr)
                                     : nlohmann::json(msPerTask(shimCpu_, progress_.size()))},
-      {"tool", msPerTask(usage(RUSAGE_SELF) + usage(RUSAGE_CHILDREN), progress_.size())}};
+      {"tool", msPerTask(toolCpuTime(), progress_.size())}};
 }
 
 DriverSummary MockDriver::tearDown() {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 #include <fmt/core.h>
 
@@ -11,8 +12,9 @@ const char* const kUsage =
     "usage: stress-test --image IMAGE [--mode mock|containerd] [--runtime NAME]\n"
     "                   [--count N] [--parallel M] [--warmup W] [--timeout DURATION]\n"
     "                   [--json FILE] [--namespace NS] [--address SOCK]\n"
+    "                   [--work-dir DIR] [--snapshotter NAME]\n"
     "                   [--shim PATH] [--shim-per-task] [--shim-log FILE] [--debug]\n"
-    "                   [--work-dir DIR] [-- ARG...]\n"
+    "                   [-- ARG...]\n"
     "  Runs N tasks (Create, Start, Wait, Delete), at most M at a time, after W warm-up\n"
     "  tasks (default M) that are checked but not measured. Reports tasks/s, latency\n"
     "  percentiles and every failure; exits 1 if any task failed or anything was left.\n"
@@ -20,9 +22,15 @@ const char* const kUsage =
     "    rootfs; the tool starts the runtime's shim (containerd-shim-NAME-vN on PATH or\n"
     "    beside this binary, or --shim) and serves the events it publishes. One shim\n"
     "    serves every task, as for a pod, unless --shim-per-task.\n"
-    "  --mode containerd: through containerd at --address (IMAGE: an image reference).\n"
-    "  --timeout: per task (default 10s). ARGs follow the entrypoint in the task's args.\n"
-    "  --work-dir: where the mock's bundles go (default /dev/shm if a tmpfs, else /tmp).\n";
+    "  --mode containerd: through containerd's gRPC API at --address (default\n"
+    "    /run/containerd/containerd.sock): IMAGE is an image in --namespace, as ctr run\n"
+    "    takes it (a linux image unpacked for --snapshotter, default overlayfs, or a Wasm\n"
+    "    image imported with --no-unpack); any runtime, runc too.\n"
+    "  --runtime: io.containerd.NAME.vN; short names: runc (.v2), v8, wasm2c, null (.v1).\n"
+    "  --timeout: per task (default 10s). ARGs follow the image's entrypoint, replacing\n"
+    "    its Cmd (mock: follow the module).\n"
+    "  --work-dir: where the tasks' bundles (mock) or stdout and stderr files\n"
+    "    (containerd) go (default /dev/shm if a tmpfs, else $TMPDIR or /tmp).\n";
 
 namespace {
 
@@ -50,7 +58,7 @@ Expected<Mode> parseMode(std::string_view text) {
 struct Flag {
   std::string_view name;
   bool takesValue;
-  bool mockOnly;
+  std::optional<Mode> onlyFor;  // the one mode the flag means something in
   Expected<void> (*apply)(Options&, std::string_view flag, std::string_view value);
 };
 
@@ -82,22 +90,25 @@ Expected<void> setTimeout(Options& o, std::string_view, std::string_view value) 
   return {};
 }
 
+constexpr std::optional<Mode> kAny, kMockOnly = Mode::kMock, kContainerdOnly = Mode::kContainerd;
+
 constexpr Flag kFlags[] = {
-    {"--mode", true, false, setMode},
-    {"--runtime", true, false, setString<&Options::runtime>},
-    {"--image", true, false, setString<&Options::image>},
-    {"--count", true, false, setCount<&Options::count, 1>},
-    {"--parallel", true, false, setCount<&Options::parallel, 1>},
-    {"--warmup", true, false, setCount<&Options::warmup, 0>},
-    {"--timeout", true, false, setTimeout},
-    {"--json", true, false, setString<&Options::json>},
-    {"--namespace", true, false, setString<&Options::ns>},
-    {"--address", true, false, setString<&Options::address>},
-    {"--shim", true, true, setString<&Options::shim>},
-    {"--shim-per-task", false, true, setTrue<&Options::shimPerTask>},
-    {"--shim-log", true, true, setString<&Options::shimLog>},
-    {"--debug", false, true, setTrue<&Options::debug>},
-    {"--work-dir", true, true, setString<&Options::workDir>},
+    {"--mode", true, kAny, setMode},
+    {"--runtime", true, kAny, setString<&Options::runtime>},
+    {"--image", true, kAny, setString<&Options::image>},
+    {"--count", true, kAny, setCount<&Options::count, 1>},
+    {"--parallel", true, kAny, setCount<&Options::parallel, 1>},
+    {"--warmup", true, kAny, setCount<&Options::warmup, 0>},
+    {"--timeout", true, kAny, setTimeout},
+    {"--json", true, kAny, setString<&Options::json>},
+    {"--namespace", true, kAny, setString<&Options::ns>},
+    {"--work-dir", true, kAny, setString<&Options::workDir>},
+    {"--address", true, kContainerdOnly, setString<&Options::address>},
+    {"--snapshotter", true, kContainerdOnly, setString<&Options::snapshotter>},
+    {"--shim", true, kMockOnly, setString<&Options::shim>},
+    {"--shim-per-task", false, kMockOnly, setTrue<&Options::shimPerTask>},
+    {"--shim-log", true, kMockOnly, setString<&Options::shimLog>},
+    {"--debug", false, kMockOnly, setTrue<&Options::debug>},
 };
 
 constexpr std::string_view kModeNames[] = {"mock", "containerd"};  // by Mode
@@ -126,6 +137,13 @@ Expected<std::chrono::milliseconds> parseDuration(std::string_view text) {
       fmt::format("bad duration \"{}\": expected e.g. 500ms, 10s, 2m (at least 1ms)", text));
 }
 
+std::string fullRuntimeName(std::string_view runtime) {
+  if (runtime.empty() || runtime.find_first_of("./") != std::string_view::npos)
+    return std::string(runtime);
+  if (runtime == "runc") return "io.containerd.runc.v2";
+  return fmt::format("io.containerd.{}.v1", runtime);
+}
+
 Expected<std::string> shimBinaryName(std::string_view runtime) {
   size_t last = runtime.rfind('.');
   if (last == std::string_view::npos || last == 0 || last + 1 == runtime.size())
@@ -143,7 +161,8 @@ Expected<std::string> shimBinaryName(std::string_view runtime) {
 
 Expected<Options> parseOptions(std::span<const std::string> args) {
   Options o;
-  std::vector<std::string_view> mockOnlyGiven;
+  // Flags of one mode, checked once the mode is known (it may come after them).
+  std::vector<const Flag*> modeFlagsGiven;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view a = args[i];
     if (a == "-h" || a == "--help") {
@@ -167,13 +186,15 @@ Expected<Options> parseOptions(std::span<const std::string> args) {
       if (i + 1 >= args.size()) return usage(fmt::format("{} needs a value", name));
       value = args[++i];
     }
-    if (flag->mockOnly) mockOnlyGiven.push_back(flag->name);
+    if (flag->onlyFor) modeFlagsGiven.push_back(flag);
     TRY_VOID(flag->apply(o, flag->name, value));
   }
   if (o.image.empty()) return usage("missing --image");
-  if (o.mode != Mode::kMock && !mockOnlyGiven.empty())
-    return usage(fmt::format("{} is only for --mode mock", mockOnlyGiven.front()));
+  for (const Flag* flag : modeFlagsGiven)
+    if (*flag->onlyFor != o.mode)
+      return usage(fmt::format("{} is only for --mode {}", flag->name, modeName(*flag->onlyFor)));
   if (o.runtime.empty()) return usage("--runtime is empty");
+  o.runtime = fullRuntimeName(o.runtime);
   return o;
 }
 

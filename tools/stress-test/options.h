@@ -33,15 +33,19 @@ struct Options {
   std::chrono::milliseconds timeout{10'000};  // per task, Create to Delete
   std::string json;                           // --json FILE; empty: no JSON
   std::string ns = "stress-test";             // containerd namespace
-  // Containerd mode: containerd's gRPC socket.
-  std::string address = "/run/containerd/containerd.sock";
+  // Where the tasks' files go (mock: bundles; containerd: stdout and stderr); empty:
+  // /dev/shm (a tmpfs), $TMPDIR, /tmp.
+  std::string workDir;
+
+  // Containerd mode only.
+  std::string address = "/run/containerd/containerd.sock";  // containerd's gRPC socket
+  std::string snapshotter = "overlayfs";                    // the tasks' rootfs snapshots
 
   // Mock mode only.
   std::string shim;          // the shim binary; empty: found from runtime
   bool shimPerTask = false;  // a shim per task instead of one serving every task (a pod)
   std::string shimLog;       // where the shims' logs go (their bundle's `log`); empty: nowhere
   bool debug = false;        // -debug for the shims
-  std::string workDir;       // where bundles go; empty: /dev/shm (a tmpfs), $TMPDIR, /tmp
 
   size_t warmupCount() const { return warmup.value_or(parallel); }
 };
@@ -53,6 +57,11 @@ Expected<Options> parseOptions(std::span<const std::string> args);
 
 // "250ms", "10s", "1.5s", "2m", or a bare number of seconds; more than zero.
 Expected<std::chrono::milliseconds> parseDuration(std::string_view text);
+
+// A runtime as containerd names it: a short name (no dot, not a path) is expanded, "runc"
+// to io.containerd.runc.v2 and any other NAME to io.containerd.NAME.v1 (v8, wasm2c,
+// null); anything else is returned as it is.
+std::string fullRuntimeName(std::string_view runtime);
 
 // containerd's rule: runtime io.containerd.NAME.vN runs the binary containerd-shim-NAME-vN
 // (the last two dot-separated parts). InvalidArgument for a name with fewer than two.
