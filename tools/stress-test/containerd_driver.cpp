@@ -129,7 +129,7 @@ Expected<void> ContainerdTask::create(Deadline) {
   lease_.sent = true;
   TRY_VOID(track(lease_, true, client().createLease(id_, {}, kLeaseExpiry)));
   snapshot_.sent = true;
-  TRY(std::vector<oci::Mount> mounts,
+  TRY(std::vector<oci::SnapshotMount> mounts,
       track(snapshot_, true,
             client().snapshotsPrepare(config.snapshotter, id_, image.snapshotParent, id_)));
   container_.sent = true;
