@@ -37,7 +37,7 @@ Expected<ContentRef> parseDescriptor(const json& value, std::string_view what) {
   auto size = value.find("size");
   if (size == value.end() || !size->is_number_integer() || size->get<int64_t>() < 0)
     return invalid(fmt::format("{} ({}) has no valid size", what, ref.digest));
-  ref.size = size->get<int64_t>();
+  ref.size = size->get<uint64_t>();
   if (auto annotations = value.find("annotations");
       annotations != value.end() && annotations->is_object()) {
     for (const auto& [key, v] : annotations->items())

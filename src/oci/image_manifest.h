@@ -10,16 +10,13 @@
 #include <vector>
 
 #include "common/error.h"
+#include "oci/descriptor.h"
 #include "oci/media_types.h"
 
 namespace runwasi::oci {
 
-// A content descriptor as an index or manifest names it.
-struct ContentRef {
-  std::string mediaType;
-  std::string digest;  // "sha256:<64 hex>"
-  int64_t size = 0;
-  std::map<std::string, std::string> annotations;
+// A descriptor as an index or manifest names it, with an index entry's platform.
+struct ContentRef : Descriptor {
   std::string os;            // an index entry's platform, when it has one
   std::string architecture;  // an index entry's platform, when it has one
 };

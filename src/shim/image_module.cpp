@@ -16,9 +16,7 @@ std::span<const uint8_t> asBytes(const Bytes& b) { return {b.data(), b.size()}; 
 Expected<std::optional<oci::ContentRef>> manifestOf(oci::ContainerdStoreClient& client,
                                                     const oci::ImageRecord& image) {
   oci::ContentRef target;
-  target.mediaType = image.target.mediaType;
-  target.digest = image.target.digest;
-  target.size = static_cast<int64_t>(image.target.size);
+  static_cast<oci::Descriptor&>(target) = image.target;
   if (oci::isManifestMediaType(target.mediaType)) return target;
   if (!oci::isIndexMediaType(target.mediaType))
     return makeError(ErrorCode::kInvalidArgument,
