@@ -1,8 +1,8 @@
 // containerd-shim-v8-v1: runtime io.containerd.v8.v1, WebAssembly containers on V8.
 //
-// V8 comes from the engine plugin, loaded only by the daemon: containerd runs this binary
-// three times per container (start, the daemon, delete), and linking libnode directly would
-// make every one of them pay its relocation (~10-20 ms) before main.
+// V8 comes from the engine plugin, loaded only by the daemon's zygote: containerd runs this
+// binary twice per container (start, whose fork is the daemon, and delete), and linking
+// libnode directly would make each of them pay its relocation (~10-20 ms) before main.
 #include "engine/plugin.h"
 #include "shim/wasm_shim.h"
 
