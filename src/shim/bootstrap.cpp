@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -83,6 +84,17 @@ void raiseOwnOomScore() {
   std::string value = std::to_string(std::clamp(score + 1, kOomScoreAdjMin, kOomScoreAdjMax));
   UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
   if (fd) (void)writeAll(fd.get(), value, "oom_score_adj");
+}
+
+// The node-wide lock of our shims' starts (a file beside the sockets, never removed).
+Expected<UniqueFd> lockStarts() {
+  std::string path = std::string(kSocketDir) + "/.runwasi-start.lock";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return makeSysError("opening " + path);
+  while (::flock(fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return makeSysError("locking " + path);
+  }
+  return fd;
 }
 
 // The daemon is start's own fork, not a re-executed binary: exec and the dynamic loader
@@ -175,6 +187,11 @@ Expected<std::string> startShim(const ShimFlags& flags, const std::string& runti
     return makeError(ErrorCode::kInternal,
                      "creating " + std::string(kSocketDir) + ": " + ec.message());
   }
+  // Starts of one group may race (two containers of a new pod at once): between another
+  // start's bind and its listen, its socket looks like a dead daemon's and would be taken
+  // over. One lock for the node's starts makes check-and-create atomic; held for the few
+  // hundred microseconds until the daemon is forked (the daemon closes its copy).
+  TRY(UniqueFd startLock, lockStarts());
   auto listener = ttrpc::listenUnix(path);
   if (!listener && listener.error().sysErrno == EADDRINUSE) {
     // The group's shim answers: this container joins it (containerd's shim grouping).

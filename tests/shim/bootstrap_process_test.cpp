@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/file.h"
@@ -165,7 +167,7 @@ class BootstrapProcessTest : public ::testing::Test {
   // Runs this binary as the shim, as containerd would: cwd = bundle, options on stdin.
   ShimRun runShimBinary(std::vector<std::string> args, const fs::path& cwd,
                         const std::string& stdinData = "") {
-    static int counter = 0;
+    static std::atomic<int> counter{0};
     fs::path io = scratch_->path() / ("io-" + std::to_string(counter++));
     fs::create_directories(io);
     std::ofstream(io / "stdin") << stdinData;
@@ -294,6 +296,30 @@ TEST_F(BootstrapProcessTest, StartServesThenReusesTheGroupsDaemon) {
   EXPECT_EQ(slurp(second / "address"), address(pod));
   EXPECT_EQ(daemonPids().size(), 1u);
   EXPECT_NE(describe(address(pod)).find("id=c1\n"), std::string::npos);
+}
+
+// Containers of a new pod started at once: one daemon for all, every start prints its
+// address (without the start lock, a start could take another's socket, bound but not yet
+// listening, for a dead daemon's).
+TEST_F(BootstrapProcessTest, ConcurrentStartsOfOneGroupShareOneDaemon) {
+  std::string pod = group("burst");
+  constexpr int kStarts = 6;
+  std::vector<fs::path> bundles;
+  for (int i = 0; i < kStarts; ++i) bundles.push_back(podBundle("c" + std::to_string(i), pod));
+  std::vector<ShimRun> runs(kStarts);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kStarts; ++i) {
+    threads.emplace_back([&, i] {
+      runs[i] = runShimBinary(shimArgs("c" + std::to_string(i), "start"), bundles[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kStarts; ++i) {
+    EXPECT_EQ(runs[i].exitCode, 0) << i << ": " << runs[i].err;
+    EXPECT_EQ(runs[i].out, address(pod)) << i;
+  }
+  EXPECT_NE(describe(address(pod)).find("id=c"), std::string::npos);
+  EXPECT_EQ(daemonPids().size(), 1u);
 }
 
 TEST_F(BootstrapProcessTest, DifferentGroupsGetDifferentDaemons) {
