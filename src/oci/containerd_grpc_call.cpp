@@ -70,8 +70,14 @@ void prepareContext(grpc::ClientContext& context, const CallSettings& settings,
 Error callError(const grpc::Status& status, const CallSettings& settings, std::string_view method,
                 std::string_view subject) {
   std::string what = fmt::format("containerd {}{}{}", method, subject.empty() ? "" : " ", subject);
-  ErrorCode code = errorCodeOf(status.error_code());
-  switch (status.error_code()) {
+  grpc::StatusCode grpcCode = status.error_code();
+  // containerd sees our deadline too: when its context expires first it answers Unknown
+  // with Go's "context deadline exceeded", which is the same event as ours.
+  if (grpcCode == grpc::StatusCode::UNKNOWN &&
+      status.error_message().find("context deadline exceeded") != std::string::npos)
+    grpcCode = grpc::StatusCode::DEADLINE_EXCEEDED;
+  ErrorCode code = errorCodeOf(grpcCode);
+  switch (grpcCode) {
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return Error{code, 0,
                    fmt::format("{}: no answer from {} within the deadline ({})", what,
