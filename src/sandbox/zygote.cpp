@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -130,12 +132,12 @@ Expected<pid_t> forkIntoPidNamespace(pid_t* tidSlot, uint64_t namespaces, int ta
   return pid;
 }
 
-// One request: a container process, or the reason there is none.
+// One request: a container process, or the reason there is none. `module` receives the
+// module it runs (empty for a native program).
 Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
                                protocol::ReceivedRequest& received, pid_t* tidSlot,
-                               int shimPidfd) {
+                               int shimPidfd, engine::ModuleSource& module) {
   const SpawnRequest& r = received.request;
-  engine::ModuleSource module;
   if (r.nativePath.empty()) {
     TRY(module, loadModule(received));
   }
@@ -169,6 +171,49 @@ Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
   return pid;
 }
 
+bool requestWaiting(int socket) {
+  pollfd fd{socket, POLLIN, 0};
+  return ::poll(&fd, 1, 0) > 0;
+}
+
+// The engine's fork preparation must leave the zygote able to fork (one thread); should an
+// engine ever break that, the zygote ends rather than fork a process with threads lost.
+void checkStillOneThread(std::string_view after) {
+  if (int threads = threadCount(); threads != 1) {
+    log::error("zygote: {} threads after {}: cannot fork safely", threads, after);
+    ::_exit(1);
+  }
+}
+
+// What the zygote prepares for the processes it forks (Engine::prepareForks and
+// prepareModuleForForks), done at moments that cost no container its start: the engine's
+// module-independent state when no request is waiting, a module once a second container
+// runs it (a shim that starts one container, as `ctr run` does, spends nothing on it).
+class ForkPreparation {
+ public:
+  explicit ForkPreparation(engine::Engine& engine) : engine_(engine) {}
+
+  void whenIdle(int socket) {
+    if (prepared_ || requestWaiting(socket)) return;
+    prepared_ = true;
+    engine_.prepareForks();
+    checkStillOneThread("preparing the engine for forks");
+  }
+
+  void afterSpawn(const SpawnRequest& request, const engine::ModuleSource& module,
+                  int artifactFd) {
+    if (request.precompileOnly || !request.nativePath.empty() || module.digest.empty()) return;
+    if (++spawns_[module.digest] != 2) return;
+    engine_.prepareModuleForForks(module, artifactFd);
+    checkStillOneThread("preparing a module for forks");
+  }
+
+ private:
+  engine::Engine& engine_;
+  bool prepared_ = false;
+  std::unordered_map<std::string, int> spawns_;  // container spawns by module sha256
+};
+
 [[noreturn]] void zygoteMain(int socket, const EngineFactory& factory) {
   ::prctl(PR_SET_NAME, "runwasi-zygote", 0, 0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);  // EOF ends it too; this covers a stuck read
@@ -201,13 +246,19 @@ Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
   // Readable once the shim has exited; containers check it after their PDEATHSIG prctl.
   UniqueFd shimPidfd(static_cast<int>(::syscall(SYS_pidfd_open, ::getppid(), 0)));
   pid_t* tidSlot = threadDescriptorTid();
+  ForkPreparation preparation(engine);
   for (;;) {
+    preparation.whenIdle(socket);
     auto request = protocol::receiveRequest(socket);
     if (request && !*request) ::_exit(0);                       // the shim closed its end
     if (!request && request.error().sysErrno != 0) ::_exit(1);  // the socket itself failed
-    Expected<pid_t> reply = request ? spawnContainer(engine, socket, **request, tidSlot, shimPidfd.get())
-                                    : tl::unexpected(request.error());
+    engine::ModuleSource module;
+    Expected<pid_t> reply =
+        request ? spawnContainer(engine, socket, **request, tidSlot, shimPidfd.get(), module)
+                : tl::unexpected(request.error());
     if (!protocol::sendReply(socket, reply)) ::_exit(1);
+    // After the reply: the shim goes on with its container meanwhile.
+    if (reply) preparation.afterSpawn((*request)->request, module, (*request)->artifactFd.get());
   }
 }
 

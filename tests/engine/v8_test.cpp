@@ -348,6 +348,47 @@ TEST_F(V8EngineTest, ArtifactIsReadFromOffsetZero) {
   EXPECT_EQ(lseek(fd.get(), 0, SEEK_CUR), 5);
 }
 
+// The zygote's preparation (Engine::prepareForks, prepareModuleForForks), in a process that
+// then runs modules itself: the first run takes over the prepared isolate and runs the
+// prepared module (an artifact with exit(1)'s code labelled as exit(2)'s: exit 1 although
+// run() is given no artifact); that isolate is disposed of with the run, with the module,
+// and later runs make their own (exit 2: compiled). Under ASan this checks that teardown.
+TEST_F(V8EngineTest, PreparedIsolateAndModuleServeTheNextRunOnly) {
+  ModuleSource exit1 = makeModuleSource("exit1.wasm", exitModule(1));
+  ModuleSource exit2 = makeModuleSource("exit2.wasm", exitModule(2));
+  Bytes swapped = relabelledArtifact(exit1, exit2);
+  UniqueFd artifact = memfdWith(swapped);
+  engine().prepareForks();
+  engine().prepareModuleForForks(exit2, artifact.get());
+  for (uint32_t expected : {1u, 2u, 2u}) {
+    RecordingHost host;
+    RunResult r = run(exit2, {}, host);
+    EXPECT_EQ(r.kind, RunResult::Kind::kExited);
+    EXPECT_EQ(r.exitCode, expected);
+  }
+  // Preparing again after the take-over works as the first time.
+  engine().prepareForks();
+  engine().prepareModuleForForks(exit2, artifact.get());
+  RecordingHost host;
+  EXPECT_EQ(run(exit2, {}, host).exitCode, 1u);
+}
+
+// The zygote never compiles a module for its forks (that would hold up every spawn behind
+// it): without an artifact, or with one that fails verification, nothing is prepared.
+TEST_F(V8EngineTest, ModulesArePreparedOnlyFromAVerifiedArtifact) {
+  ModuleSource exit1 = makeModuleSource("exit1.wasm", exitModule(1));
+  ModuleSource exit2 = makeModuleSource("exit2.wasm", exitModule(2));
+  Bytes swapped = relabelledArtifact(exit1, exit2);
+  swapped.back() ^= 1;  // the payload digest no longer matches
+  UniqueFd damaged = memfdWith(swapped);
+  engine().prepareForks();
+  engine().prepareModuleForForks(exit2, -1);
+  engine().prepareModuleForForks(exit2, damaged.get());
+  RecordingHost host;
+  RunResult r = run(exit2, {}, host);  // takes the prepared isolate, which holds no module
+  EXPECT_EQ(r.exitCode, 2u);
+}
+
 TEST_F(V8EngineTest, I64ArgumentsReachTheHostIntact) {
   ModuleSource module = makeModuleSource("i64.wasm", kI64Module);
   RecordingHost host;

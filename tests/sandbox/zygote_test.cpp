@@ -134,7 +134,7 @@ class ZygoteTest : public ::testing::TestWithParam<std::string> {
   void precompile(engine::Engine& e) {
     engine::ArtifactCache cache(buildDir() / "test-cache");
     for (const char* name : {"hello", "exit42", "trap_unreachable", "infinite_loop", "args_env",
-                             "stdin_echo", "file_rw"}) {
+                             "stdin_echo", "file_rw", "fresh_state"}) {
       auto bytes = readFile(modulePath(name));
       ASSERT_TRUE(bytes) << bytes.error().message;
       auto source = engine::makeModuleSource(name, std::move(*bytes));
@@ -348,11 +348,11 @@ double median(std::vector<double> v) {
 }
 
 // V8's code cache for a module, made in a child: V8 must not start its threads here.
-UniqueFd v8CodeCache(std::string_view module) {
+UniqueFd v8CodeCache(const fs::path& path) {
   engine::ArtifactCache cache(buildDir() / "test-cache");
-  auto bytes = readFile(modulePath(module));
+  auto bytes = readFile(path);
   if (!bytes) return {};
-  auto source = engine::makeModuleSource(std::string(module), std::move(*bytes));
+  auto source = engine::makeModuleSource(path.filename().string(), std::move(*bytes));
   pid_t child = ::fork();
   if (child == 0) {
     auto e = makeTestEngine("v8");
@@ -421,7 +421,7 @@ TEST_P(ZygoteTest, TimeToFirstOutput) {
   std::string line = fmt::format("{}: spawn to first output, median of {}: zygote {:.2f} ms",
                                  GetParam(), kRuns, viaZygote(plain.artifactFd));
   if (GetParam() == "v8") {
-    UniqueFd cache = v8CodeCache("hello");
+    UniqueFd cache = v8CodeCache(modulePath("hello"));
     if (cache) line += fmt::format(", zygote + code cache {:.2f} ms", viaZygote(cache.get()));
   }
   line += fmt::format(", fork+exec `runwasi run` (cached artifact) {:.2f} ms", viaCli());
@@ -429,8 +429,95 @@ TEST_P(ZygoteTest, TimeToFirstOutput) {
   RecordProperty("timing", line);
 }
 
+// Every container starts from the module's initial state (memory, globals, start function
+// run once), however many ran it before from the same zygote, and however much the zygote
+// prepared for them (V8: its isolate, and the module itself from the second container on).
+TEST_P(ZygoteTest, EveryContainerStartsFromTheModulesInitialState) {
+  SpawnRequest r = request("fresh_state");
+  UniqueFd cache;
+  if (GetParam() == "v8") {
+    cache = v8CodeCache(modulePath("fresh_state"));
+    ASSERT_TRUE(cache);
+    r.artifactFd = cache.get();
+  }
+  for (int i = 0; i < 5; ++i) {
+    Outcome o = run(r);
+    EXPECT_EQ(o.out, "fresh\n") << "container " << i << ": " << o.err;
+    ASSERT_TRUE(WIFEXITED(o.status)) << o.status;
+    EXPECT_EQ(WEXITSTATUS(o.status), 54) << "container " << i;
+  }
+  EXPECT_EQ(childrenOf(zygote_->pid()), "");
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, ZygoteTest, ::testing::Values("v8", "wasm2c"),
                          [](const auto& info) { return info.param; });
+
+// (module
+//   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+//   (memory (export "memory") 1)
+//   (func (export "_start") (call $exit (i32.const CODE))))
+Bytes exitModule(uint8_t code) {
+  Bytes m = {
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x60, 0x01, 0x7f,
+      0x00, 0x60, 0x00, 0x00, 0x02, 0x24, 0x01, 0x16, 0x77, 0x61, 0x73, 0x69, 0x5f, 0x73,
+      0x6e, 0x61, 0x70, 0x73, 0x68, 0x6f, 0x74, 0x5f, 0x70, 0x72, 0x65, 0x76, 0x69, 0x65,
+      0x77, 0x31, 0x09, 0x70, 0x72, 0x6f, 0x63, 0x5f, 0x65, 0x78, 0x69, 0x74, 0x00, 0x00,
+      0x03, 0x02, 0x01, 0x01, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x13, 0x02, 0x06, 0x6d,
+      0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x06, 0x5f, 0x73, 0x74, 0x61, 0x72, 0x74,
+      0x00, 0x01, 0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x01, 0x10, 0x00, 0x0b,
+  };
+  m[m.size() - 4] = code;  // < 64: a one-byte signed LEB128
+  return m;
+}
+
+// V8: once a second container has run a module, the zygote keeps that module loaded (from
+// the container's artifact, verified as run() verifies it) and later containers run it as
+// loaded there. Shown with an artifact holding exit(1)'s code but labelled as made from
+// exit(2): containers given it exit 1; a container given no artifact at all exits 1 too
+// when it runs the zygote's module, 2 when it compiles exit(2) itself (as it does with
+// RUNWASI_V8_PREPARE_FORKS=0, the control).
+TEST(ZygoteV8, ContainersRunTheModuleTheZygotePrepared) {
+  auto probe = makeTestEngine("v8");
+  if (!probe) GTEST_SKIP() << probe.error().message;
+  auto dir = TempDir::create("zygote-v8-");
+  ASSERT_TRUE(dir);
+  Bytes exit1 = exitModule(1), exit2 = exitModule(2);
+  ASSERT_TRUE(writeFileAtomic(*dir / "exit1.wasm", exit1));
+  ASSERT_TRUE(writeFileAtomic(*dir / "exit2.wasm", exit2));
+  UniqueFd made = v8CodeCache(*dir / "exit1.wasm");
+  ASSERT_TRUE(made);
+  auto artifact = readFd(made.get(), "artifact");
+  ASSERT_TRUE(artifact);
+  ASSERT_GT(artifact->size(), 120u);
+  Sha256Digest label = sha256(exit2);  // the header's module digest (artifact_format.h)
+  std::copy(label.begin(), label.end(), artifact->begin() + 56);
+  ASSERT_TRUE(writeFileAtomic(*dir / "artifact", *artifact));
+  UniqueFd artifactFd(::open((*dir / "artifact").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(artifactFd);
+
+  for (bool prepare : {true, false}) {
+    if (!prepare) ::setenv("RUNWASI_V8_PREPARE_FORKS", "0", 1);
+    auto z = Zygote::start([] { return makeTestEngine("v8"); });
+    ::unsetenv("RUNWASI_V8_PREPARE_FORKS");
+    ASSERT_TRUE(z) << z.error().message;
+    auto exitOf = [&](int artifact) {
+      SpawnRequest r;
+      r.containerId = "exit2";
+      r.modulePath = (*dir / "exit2.wasm").string();
+      r.args = {"exit2.wasm"};
+      r.artifactFd = artifact;
+      auto pid = z->spawn(r);
+      EXPECT_TRUE(pid) << pid.error().message;
+      int status = -1;
+      if (pid) ::waitpid(*pid, &status, 0);
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    };
+    EXPECT_EQ(exitOf(artifactFd.get()), 1) << "the artifact's code runs";
+    EXPECT_EQ(exitOf(artifactFd.get()), 1) << "the artifact's code runs";
+    EXPECT_EQ(exitOf(-1), prepare ? 1 : 2) << (prepare ? "prepared" : "not prepared");
+    EXPECT_EQ(exitOf(-1), prepare ? 1 : 2) << (prepare ? "prepared" : "not prepared");
+  }
+}
 
 TEST(ZygoteStart, RefusesAMultiThreadedProcess) {
   // In a child, so the thread started here cannot outlive the check in gtest's process.

@@ -29,4 +29,7 @@ bool v8TrapHandler();
 // "10.2.154.26-node.XX" as V8 reports it.
 std::string v8Version();
 
+// Precompiler::cacheKey(): everything besides the module that V8's code depends on.
+std::string v8CacheKey();
+
 }  // namespace runwasi::engine::v8engine

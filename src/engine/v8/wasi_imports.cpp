@@ -95,13 +95,17 @@ void ImportBinding::callWasi(const v8::FunctionCallbackInfo<v8::Value>& info) {
   ImportBinding& self = *slot->binding;
   const wasi::FunctionInfo& function = *slot->function;
   if (self.exited_) return self.unwindForExit();
+  if (self.host_ == nullptr) {
+    self.isolate_->ThrowException(v8::Exception::Error(makeString(self.isolate_, "no WASI host")));
+    return;
+  }
 
   std::array<uint64_t, wasi::kMaxParams> args{};
   for (size_t i = 0; i < function.params.size(); ++i)
     args[i] = toHostArg(self.isolate_, info[static_cast<int>(i)], function.params[i]);
 
-  uint32_t result = self.host_.call(function.id, self.guestMemory(), args.data());
-  if (self.host_.exitCode().has_value()) return self.unwindForExit();
+  uint32_t result = self.host_->call(function.id, self.guestMemory(), args.data());
+  if (self.host_->exitCode().has_value()) return self.unwindForExit();
   if (function.hasResult) info.GetReturnValue().Set(result);
 }
 

@@ -19,7 +19,11 @@ namespace runwasi::engine::v8engine {
 
 class ImportBinding {
  public:
-  ImportBinding(v8::Isolate* isolate, wasi::Host& host) : isolate_(isolate), host_(host) {}
+  ImportBinding(v8::Isolate* isolate, wasi::Host& host) : isolate_(isolate), host_(&host) {}
+  // Imports with no host behind them, shaped exactly as the real ones (V8 picks and caches
+  // the import wrapper by the callable's kind and the signature), for a zygote that makes
+  // V8 compile those wrappers without running anything: a call throws.
+  explicit ImportBinding(v8::Isolate* isolate) : isolate_(isolate), host_(nullptr) {}
   ImportBinding(const ImportBinding&) = delete;
   ImportBinding& operator=(const ImportBinding&) = delete;
 
@@ -50,7 +54,7 @@ class ImportBinding {
   void unwindForExit();
 
   v8::Isolate* isolate_;
-  wasi::Host& host_;
+  wasi::Host* host_;  // null: no host (see above)
   std::deque<WasiSlot> wasiSlots_;  // deques: V8 holds pointers to the slots
   std::deque<StubSlot> stubSlots_;
   v8::Global<v8::WasmMemoryObject> memory_;
