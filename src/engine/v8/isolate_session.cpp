@@ -1,6 +1,7 @@
 #include "engine/v8/isolate_session.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <v8-exception.h>
 #include <v8-initialization.h>
 #include <v8-persistent-handle.h>
@@ -24,15 +25,38 @@ constexpr uintptr_t kStackReserve = 256 * 1024;
 // thread with less); we give it the calling thread's actual stack instead.
 constexpr uintptr_t kMaxStackUse = 1024ull * 1024 * 1024;
 
-// The lowest address V8 may use on the calling thread's stack, or 0 to keep V8's default.
-uintptr_t stackLimitForThisThread() {
-  pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+struct StackBounds {
   void* low = nullptr;
   size_t size = 0;
-  int rc = pthread_attr_getstack(&attr, &low, &size);
+  rlim_t sizeLimit = 0;  // RLIMIT_STACK when measured
+};
+
+// The calling thread's stack. For the main thread glibc's pthread_getattr_np reads
+// /proc/self/maps (~0.1 ms with V8's mappings, on every container's start) and sizes the
+// stack by RLIMIT_STACK: kept per thread and reused while that limit is unchanged (a fork
+// of the zygote has the zygote's main-thread stack; the container may lower the limit).
+const StackBounds* threadStack() {
+  thread_local StackBounds cached;
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_STACK, &limit) != 0) limit.rlim_cur = RLIM_INFINITY;
+  if (cached.size != 0 && cached.sizeLimit == limit.rlim_cur) return &cached;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return nullptr;
+  StackBounds bounds;
+  int rc = pthread_attr_getstack(&attr, &bounds.low, &bounds.size);
   pthread_attr_destroy(&attr);
-  if (rc != 0 || size == 0) return 0;
+  if (rc != 0 || bounds.size == 0) return nullptr;
+  bounds.sizeLimit = limit.rlim_cur;
+  cached = bounds;
+  return &cached;
+}
+
+// The lowest address V8 may use on the calling thread's stack, or 0 to keep V8's default.
+uintptr_t stackLimitForThisThread() {
+  const StackBounds* stack = threadStack();
+  if (stack == nullptr) return 0;
+  void* low = stack->low;
+  size_t size = stack->size;
   // The stack grows down towards `low`; what is left below the current frame counts.
   // (The frame address, not a local's: ASan may put locals on a heap "fake stack".)
   uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
@@ -75,6 +99,7 @@ struct PreparedIsolate {
     v8::Global<v8::WasmModuleObject> module;
   };
   std::list<Module> modules;  // most recently used first
+  bool contextDone = false;
 };
 
 namespace {
@@ -127,6 +152,14 @@ v8::Isolate* isolateOf(PreparedIsolate& prepared) {
 
 v8::Local<v8::Context> contextOf(PreparedIsolate& prepared) {
   return prepared.context.Get(prepared.isolate);
+}
+
+bool contextPrepared(PreparedIsolate& prepared) {
+  return prepared.contextDone;
+}
+
+void markContextPrepared(PreparedIsolate& prepared) {
+  prepared.contextDone = true;
 }
 
 bool hasPreparedModule(PreparedIsolate& prepared, std::string_view digest) {

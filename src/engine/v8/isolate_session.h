@@ -28,6 +28,10 @@ PreparedIsolate* preparedIsolateForZygote();
 v8::Isolate* isolateOf(PreparedIsolate& prepared);
 v8::Local<v8::Context> contextOf(PreparedIsolate& prepared);
 
+// Whether the zygote-side preparation of the context (prepared_module.h) is done.
+bool contextPrepared(PreparedIsolate& prepared);
+void markContextPrepared(PreparedIsolate& prepared);
+
 // Prepared modules: loaded in the zygote's prepared isolate (prepared_module.h), found by
 // the module's sha256 in every fork. At most kMaxPreparedModules, the least recently used
 // one dropped first.

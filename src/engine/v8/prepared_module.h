@@ -8,8 +8,12 @@
 
 namespace runwasi::engine::v8engine {
 
+// Makes the prepared isolate (isolate_session.h) if there is none, with the WASI functions
+// in its context (wasi_imports.h). The error says why there is none.
+Expected<void> prepareIsolateForForks();
+
 // Loads `module` from its artifact (verified as run() verifies it) into the prepared
-// isolate, making that isolate first if needed, and has V8 compile its import wrappers.
+// isolate, preparing that isolate first if needed, and has V8 compile its import wrappers.
 // Runs none of the module. Only from an artifact: compiling here would hold up the zygote
 // (TurboFan takes ~200 ms for a 2 MB module) and every fork compiles without one anyway.
 // The error says why nothing was prepared.

@@ -58,7 +58,9 @@ class V8Engine final : public Engine {
     return {};
   }
   void prepareForks() override {
-    if (forkPreparation()) v8engine::prepareIsolate();
+    if (!forkPreparation()) return;
+    if (auto prepared = v8engine::prepareIsolateForForks(); !prepared)
+      log::debug("v8: no isolate prepared for the forks: {}", prepared.error().message);
   }
   void prepareModuleForForks(const ModuleSource& module, int artifactFd) override {
     if (!forkPreparation()) return;
