@@ -171,11 +171,6 @@ Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
   return pid;
 }
 
-bool requestWaiting(int socket) {
-  pollfd fd{socket, POLLIN, 0};
-  return ::poll(&fd, 1, 0) > 0;
-}
-
 // The engine's fork preparation must leave the zygote able to fork (one thread); should an
 // engine ever break that, the zygote ends rather than fork a process with threads lost.
 void checkStillOneThread(std::string_view after) {
@@ -186,15 +181,24 @@ void checkStillOneThread(std::string_view after) {
 }
 
 // What the zygote prepares for the processes it forks (Engine::prepareForks and
-// prepareModuleForForks), done at moments that cost no container its start: the engine's
-// module-independent state when no request is waiting, a module once a second container
-// runs it (a shim that starts one container, as `ctr run` does, spends nothing on it).
+// prepareModuleForForks), at moments when it holds up no container's start and is not
+// wasted on a shim that runs one container (`ctr run`: the spawn follows the hello within
+// a few ms, and a hello's whole life is ~25 ms): the engine's module-independent state once
+// the zygote has waited kIdleBeforePreparing for a request, or at once from the second
+// container on (a pod, or a shim under load); a module once a second container runs it.
 class ForkPreparation {
  public:
+  static constexpr int kIdleBeforePreparingMs = 50;
+
   explicit ForkPreparation(engine::Engine& engine) : engine_(engine) {}
 
-  void whenIdle(int socket) {
-    if (prepared_ || requestWaiting(socket)) return;
+  // Returns once a request (or EOF) is waiting, having prepared the engine if due.
+  void awaitRequest(int socket) {
+    if (prepared_) return;
+    if (containers_ < 2) {
+      pollfd fd{socket, POLLIN, 0};
+      if (::poll(&fd, 1, kIdleBeforePreparingMs) != 0) return;  // a request (or an error)
+    }
     prepared_ = true;
     engine_.prepareForks();
     checkStillOneThread("preparing the engine for forks");
@@ -202,7 +206,9 @@ class ForkPreparation {
 
   void afterSpawn(const SpawnRequest& request, const engine::ModuleSource& module,
                   int artifactFd) {
-    if (request.precompileOnly || !request.nativePath.empty() || module.digest.empty()) return;
+    if (request.precompileOnly) return;
+    ++containers_;
+    if (!request.nativePath.empty() || module.digest.empty()) return;
     if (++spawns_[module.digest] != 2) return;
     engine_.prepareModuleForForks(module, artifactFd);
     checkStillOneThread("preparing a module for forks");
@@ -211,7 +217,8 @@ class ForkPreparation {
  private:
   engine::Engine& engine_;
   bool prepared_ = false;
-  std::unordered_map<std::string, int> spawns_;  // container spawns by module sha256
+  int containers_ = 0;                           // container and exec processes forked
+  std::unordered_map<std::string, int> spawns_;  // of those, by module sha256
 };
 
 [[noreturn]] void zygoteMain(int socket, const EngineFactory& factory) {
@@ -248,7 +255,7 @@ class ForkPreparation {
   pid_t* tidSlot = threadDescriptorTid();
   ForkPreparation preparation(engine);
   for (;;) {
-    preparation.whenIdle(socket);
+    preparation.awaitRequest(socket);
     auto request = protocol::receiveRequest(socket);
     if (request && !*request) ::_exit(0);                       // the shim closed its end
     if (!request && request.error().sysErrno != 0) ::_exit(1);  // the socket itself failed
