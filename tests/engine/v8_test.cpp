@@ -6,7 +6,9 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <v8-platform.h>
 
 #include <cstring>
 #include <optional>
@@ -18,6 +20,7 @@
 #include "engine/engine.h"
 #include "engine/v8/artifact_format.h"
 #include "engine/v8/v8_engine.h"
+#include "engine/v8/v8_platform.h"
 #include "engine/wasm2c/wasm2c_engine.h"
 
 namespace runwasi::engine {
@@ -387,6 +390,46 @@ TEST_F(V8EngineTest, ModulesArePreparedOnlyFromAVerifiedArtifact) {
   RecordingHost host;
   RunResult r = run(exit2, {}, host);  // takes the prepared isolate, which holds no module
   EXPECT_EQ(r.exitCode, 2u);
+}
+
+// Forks of a process that prepared an isolate (a zygote's containers) each take it over
+// and reseed V8's address hints: without that, every fork would continue the zygote's
+// random sequence and map its V8 memory at the same addresses as its siblings.
+TEST_F(V8EngineTest, ForksOfAPreparedProcessPlaceTheirMappingsApart) {
+  ModuleSource exit3 = makeModuleSource("exit3.wasm", exitModule(3));
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  UniqueFd readEnd(fds[0]), writeEnd(fds[1]);
+  pid_t zygote = ::fork();
+  ASSERT_GE(zygote, 0);
+  if (zygote == 0) {
+    readEnd.reset();
+    engine().prepareForks();
+    for (int i = 0; i < 2; ++i) {
+      pid_t child = ::fork();
+      if (child == 0) {
+        RecordingHost host;
+        RunOptions options;
+        options.processExitsAfterRun = true;
+        auto r = engine().run(exit3, -1, options, host);
+        void* hint = v8engine::v8Platform().GetPageAllocator()->GetRandomMmapAddr();
+        bool ok = r && r->exitCode == 3 &&
+                  ::write(writeEnd.get(), &hint, sizeof hint) == static_cast<ssize_t>(sizeof hint);
+        ::_exit(ok ? 0 : 1);
+      }
+      int status = 0;
+      ::waitpid(child, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ::_exit(2);
+    }
+    ::_exit(0);
+  }
+  writeEnd.reset();
+  int status = 0;
+  ASSERT_EQ(::waitpid(zygote, &status, 0), zygote);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  void* hints[2] = {};
+  ASSERT_EQ(::read(readEnd.get(), hints, sizeof hints), static_cast<ssize_t>(sizeof hints));
+  EXPECT_NE(hints[0], hints[1]);
 }
 
 TEST_F(V8EngineTest, I64ArgumentsReachTheHostIntact) {

@@ -189,6 +189,7 @@ IsolateSession::IsolateSession() {
   }
   if (prepared_ != nullptr) {
     isolate_ = prepared_->isolate;
+    reseedAddressHints();  // (a fork: see there)
   } else {
     allocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
     isolate_ = newIsolate(allocator_.get());

@@ -1,6 +1,7 @@
 #include "engine/v8/v8_platform.h"
 
 #include <libplatform/libplatform.h>
+#include <sys/random.h>
 #include <v8-initialization.h>
 #include <v8-platform.h>
 
@@ -102,6 +103,14 @@ void ensureV8Initialized() {
 v8::Platform& v8Platform() {
   ensureV8Initialized();
   return *state().platform;
+}
+
+void reseedAddressHints() {
+  int64_t seed = 0;
+  // (0 would leave the sequence as it is; getrandom of 8 bytes does not fail short.)
+  if (::getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed) || seed == 0) return;
+  if (v8::PageAllocator* allocator = v8Platform().GetPageAllocator())
+    allocator->SetRandomMmapSeed(seed);
 }
 
 std::string v8Flags() {
