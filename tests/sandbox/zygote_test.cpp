@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "../support/wasm_fixtures.h"
 #include "common/file.h"
 #include "common/temp_dir.h"
 #include "engine/artifact_cache.h"
@@ -452,23 +453,6 @@ TEST_P(ZygoteTest, EveryContainerStartsFromTheModulesInitialState) {
 INSTANTIATE_TEST_SUITE_P(Engines, ZygoteTest, ::testing::Values("v8", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
-// (module
-//   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-//   (memory (export "memory") 1)
-//   (func (export "_start") (call $exit (i32.const CODE))))
-Bytes exitModule(uint8_t code) {
-  Bytes m = {
-      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x60, 0x01, 0x7f,
-      0x00, 0x60, 0x00, 0x00, 0x02, 0x24, 0x01, 0x16, 0x77, 0x61, 0x73, 0x69, 0x5f, 0x73,
-      0x6e, 0x61, 0x70, 0x73, 0x68, 0x6f, 0x74, 0x5f, 0x70, 0x72, 0x65, 0x76, 0x69, 0x65,
-      0x77, 0x31, 0x09, 0x70, 0x72, 0x6f, 0x63, 0x5f, 0x65, 0x78, 0x69, 0x74, 0x00, 0x00,
-      0x03, 0x02, 0x01, 0x01, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x13, 0x02, 0x06, 0x6d,
-      0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x06, 0x5f, 0x73, 0x74, 0x61, 0x72, 0x74,
-      0x00, 0x01, 0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x01, 0x10, 0x00, 0x0b,
-  };
-  m[m.size() - 4] = code;  // < 64: a one-byte signed LEB128
-  return m;
-}
 
 // V8: once a second container has run a module, the zygote keeps that module loaded (from
 // the container's artifact, verified as run() verifies it) and later containers run it as
@@ -481,7 +465,7 @@ TEST(ZygoteV8, ContainersRunTheModuleTheZygotePrepared) {
   if (!probe) GTEST_SKIP() << probe.error().message;
   auto dir = TempDir::create("zygote-v8-");
   ASSERT_TRUE(dir);
-  Bytes exit1 = exitModule(1), exit2 = exitModule(2);
+  Bytes exit1 = testing::exitModule(1), exit2 = testing::exitModule(2);
   ASSERT_TRUE(writeFileAtomic(*dir / "exit1.wasm", exit1));
   ASSERT_TRUE(writeFileAtomic(*dir / "exit2.wasm", exit2));
   UniqueFd made = v8CodeCache(*dir / "exit1.wasm");
