@@ -135,7 +135,7 @@ class ZygoteTest : public ::testing::TestWithParam<std::string> {
   void precompile(engine::Engine& e) {
     engine::ArtifactCache cache(buildDir() / "test-cache");
     for (const char* name : {"hello", "exit42", "trap_unreachable", "infinite_loop", "args_env",
-                             "stdin_echo", "file_rw", "fresh_state"}) {
+                             "stdin_echo", "file_rw", "fresh_state", "trap_oob"}) {
       auto bytes = readFile(modulePath(name));
       ASSERT_TRUE(bytes) << bytes.error().message;
       auto source = engine::makeModuleSource(name, std::move(*bytes));
@@ -448,6 +448,26 @@ TEST_P(ZygoteTest, EveryContainerStartsFromTheModulesInitialState) {
     EXPECT_EQ(WEXITSTATUS(o.status), 54) << "container " << i;
   }
   EXPECT_EQ(childrenOf(zygote_->pid()), "");
+}
+
+// An out-of-bounds access is a trap in every container, also in those that run the
+// zygote's prepared module (V8: its code was registered with the trap handler in the
+// zygote; the fork inherits that registration and the signal handler).
+TEST_P(ZygoteTest, OutOfBoundsTrapsInEveryContainer) {
+  SpawnRequest r = request("trap_oob");
+  UniqueFd cache;
+  if (GetParam() == "v8") {
+    cache = v8CodeCache(modulePath("trap_oob"));
+    ASSERT_TRUE(cache);
+    r.artifactFd = cache.get();
+  }
+  for (int i = 0; i < 4; ++i) {
+    Outcome o = run(r);
+    EXPECT_EQ(o.out, "before trap\n") << "container " << i;
+    ASSERT_TRUE(WIFEXITED(o.status)) << "container " << i << ": " << o.status;
+    EXPECT_EQ(WEXITSTATUS(o.status), 134) << "container " << i;
+    EXPECT_NE(o.err.find("out of bounds"), std::string::npos) << "container " << i << ": " << o.err;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, ZygoteTest, ::testing::Values("v8", "wasm2c"),
