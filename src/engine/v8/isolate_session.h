@@ -18,8 +18,8 @@ struct PreparedIsolate;
 // Makes this process's prepared isolate (with its context) if there is none yet: what a
 // zygote does once so that every process it forks afterwards starts from a copy of it
 // instead of deserialising V8's snapshot into a new isolate. V8 runs single-threaded
-// (v8_platform.h), so nothing of V8 is lost in the fork. False when it cannot be made here
-// (taken or disposed already in this process).
+// (v8_platform.h) on memory that forks inherit (forkable_platform.h), so nothing of V8 is
+// lost in the fork. False when there is one but this process has taken it over.
 bool prepareIsolate();
 
 // The prepared isolate for zygote-side work that must leave it as it found it (no handle,
