@@ -367,6 +367,15 @@ UniqueFd v8CodeCache(const fs::path& path) {
   return fd ? std::move(*fd) : UniqueFd();
 }
 
+// For V8, gives `r` its module's code cache as the shim would (`cache` keeps it open);
+// wasm2c's requests have their artifacts already. False when it cannot be made.
+bool withV8Artifact(SpawnRequest& r, std::string_view module, UniqueFd& cache) {
+  if (r.artifactFd >= 0) return true;
+  cache = v8CodeCache(modulePath(module));
+  r.artifactFd = cache.get();
+  return cache.valid();
+}
+
 // Not a pass/fail check: how long from spawn() to the guest's first byte of output, against
 // fork+exec of `runwasi run` (which loads the engine each time).
 TEST_P(ZygoteTest, TimeToFirstOutput) {
@@ -436,11 +445,7 @@ TEST_P(ZygoteTest, TimeToFirstOutput) {
 TEST_P(ZygoteTest, EveryContainerStartsFromTheModulesInitialState) {
   SpawnRequest r = request("fresh_state");
   UniqueFd cache;
-  if (GetParam() == "v8") {
-    cache = v8CodeCache(modulePath("fresh_state"));
-    ASSERT_TRUE(cache);
-    r.artifactFd = cache.get();
-  }
+  ASSERT_TRUE(withV8Artifact(r, "fresh_state", cache));
   for (int i = 0; i < 5; ++i) {
     Outcome o = run(r);
     EXPECT_EQ(o.out, "fresh\n") << "container " << i << ": " << o.err;
@@ -456,11 +461,7 @@ TEST_P(ZygoteTest, EveryContainerStartsFromTheModulesInitialState) {
 TEST_P(ZygoteTest, OutOfBoundsTrapsInEveryContainer) {
   SpawnRequest r = request("trap_oob");
   UniqueFd cache;
-  if (GetParam() == "v8") {
-    cache = v8CodeCache(modulePath("trap_oob"));
-    ASSERT_TRUE(cache);
-    r.artifactFd = cache.get();
-  }
+  ASSERT_TRUE(withV8Artifact(r, "trap_oob", cache));
   for (int i = 0; i < 4; ++i) {
     Outcome o = run(r);
     EXPECT_EQ(o.out, "before trap\n") << "container " << i;
