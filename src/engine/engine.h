@@ -32,6 +32,9 @@ struct RunOptions {
   // container process waits for Start here, so that loading overlaps containerd's
   // Create-to-Start round trip. Not called when loading fails. May be empty.
   std::function<void()> beforeInstantiate;
+  // The caller ends the process (_exit) as soon as run() returns: the engine may leave what
+  // the exit frees anyway (V8: the isolate's teardown) instead of freeing it itself.
+  bool processExitsAfterRun = false;
 };
 
 struct RunResult {
@@ -69,6 +72,20 @@ class Engine {
   // before its first fork, so that each container only makes its own instance. Must not
   // leave a thread running (the zygote refuses to fork a threaded process). Idempotent.
   virtual Expected<void> prepare() { return {}; }
+
+  // Zygote only (a process that forks the processes that call run() and never runs a
+  // module itself). Module-independent work that every later fork then starts from, shared
+  // copy-on-write (V8: an isolate and a context, made once). The zygote calls it when no
+  // request is waiting. Must not start a thread or run guest code. Idempotent.
+  virtual void prepareForks() {}
+  // Zygote only: forks of this process will probably run `module` again (`artifactFd`: its
+  // precompiled artifact, or -1). The engine may load it now, without running any of it,
+  // so that those forks start from it instead of loading it each. Failures change nothing
+  // (the forks then load the module as usual); the engine logs them.
+  virtual void prepareModuleForForks(const ModuleSource& module, int artifactFd) {
+    (void)module;
+    (void)artifactFd;
+  }
 
   // Loads the module (from `artifact` when it is a valid fd holding precompiled output
   // made under precompiler()->cacheKey(); otherwise from module.bytes), links the WASI

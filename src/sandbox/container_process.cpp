@@ -222,6 +222,7 @@ void runContainer(engine::Engine& engine, protocol::ReceivedRequest& received,
   // Start is awaited once the engine has loaded the module: loading overlaps the time
   // containerd takes from Create's answer to Start.
   options.beforeInstantiate = [&received] { waitForStart(received.startGateFd); };
+  options.processExitsAfterRun = true;  // _exit below
   auto result = engine.run(module, received.artifactFd.get(), options, *host);
   if (!result) fail(result.error().message);
   if (result->kind == engine::RunResult::Kind::kTrapped)

@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -130,12 +132,12 @@ Expected<pid_t> forkIntoPidNamespace(pid_t* tidSlot, uint64_t namespaces, int ta
   return pid;
 }
 
-// One request: a container process, or the reason there is none.
+// One request: a container process, or the reason there is none. `module` receives the
+// module it runs (empty for a native program).
 Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
                                protocol::ReceivedRequest& received, pid_t* tidSlot,
-                               int shimPidfd) {
+                               int shimPidfd, engine::ModuleSource& module) {
   const SpawnRequest& r = received.request;
-  engine::ModuleSource module;
   if (r.nativePath.empty()) {
     TRY(module, loadModule(received));
   }
@@ -169,6 +171,56 @@ Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
   return pid;
 }
 
+// The engine's fork preparation must leave the zygote able to fork (one thread); should an
+// engine ever break that, the zygote ends rather than fork a process with threads lost.
+void checkStillOneThread(std::string_view after) {
+  if (int threads = threadCount(); threads != 1) {
+    log::error("zygote: {} threads after {}: cannot fork safely", threads, after);
+    ::_exit(1);
+  }
+}
+
+// What the zygote prepares for the processes it forks (Engine::prepareForks and
+// prepareModuleForForks), at moments when it holds up no container's start and is not
+// wasted on a shim that runs one container (`ctr run`: the spawn follows the hello within
+// a few ms, and a hello's whole life is ~25 ms): the engine's module-independent state once
+// the zygote has waited kIdleBeforePreparing for a request, or at once from the second
+// container on (a pod, or a shim under load); a module once a second container runs it.
+class ForkPreparation {
+ public:
+  static constexpr int kIdleBeforePreparingMs = 50;
+
+  explicit ForkPreparation(engine::Engine& engine) : engine_(engine) {}
+
+  // Returns once a request (or EOF) is waiting, having prepared the engine if due.
+  void awaitRequest(int socket) {
+    if (prepared_) return;
+    if (containers_ < 2) {
+      pollfd fd{socket, POLLIN, 0};
+      if (::poll(&fd, 1, kIdleBeforePreparingMs) != 0) return;  // a request (or an error)
+    }
+    prepared_ = true;
+    engine_.prepareForks();
+    checkStillOneThread("preparing the engine for forks");
+  }
+
+  void afterSpawn(const SpawnRequest& request, const engine::ModuleSource& module,
+                  int artifactFd) {
+    if (request.precompileOnly) return;
+    ++containers_;
+    if (!request.nativePath.empty() || module.digest.empty()) return;
+    if (++spawns_[module.digest] != 2) return;
+    engine_.prepareModuleForForks(module, artifactFd);
+    checkStillOneThread("preparing a module for forks");
+  }
+
+ private:
+  engine::Engine& engine_;
+  bool prepared_ = false;
+  int containers_ = 0;                           // container and exec processes forked
+  std::unordered_map<std::string, int> spawns_;  // of those, by module sha256
+};
+
 [[noreturn]] void zygoteMain(int socket, const EngineFactory& factory) {
   ::prctl(PR_SET_NAME, "runwasi-zygote", 0, 0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);  // EOF ends it too; this covers a stuck read
@@ -201,13 +253,19 @@ Expected<pid_t> spawnContainer(engine::Engine& engine, int socket,
   // Readable once the shim has exited; containers check it after their PDEATHSIG prctl.
   UniqueFd shimPidfd(static_cast<int>(::syscall(SYS_pidfd_open, ::getppid(), 0)));
   pid_t* tidSlot = threadDescriptorTid();
+  ForkPreparation preparation(engine);
   for (;;) {
+    preparation.awaitRequest(socket);
     auto request = protocol::receiveRequest(socket);
     if (request && !*request) ::_exit(0);                       // the shim closed its end
     if (!request && request.error().sysErrno != 0) ::_exit(1);  // the socket itself failed
-    Expected<pid_t> reply = request ? spawnContainer(engine, socket, **request, tidSlot, shimPidfd.get())
-                                    : tl::unexpected(request.error());
+    engine::ModuleSource module;
+    Expected<pid_t> reply =
+        request ? spawnContainer(engine, socket, **request, tidSlot, shimPidfd.get(), module)
+                : tl::unexpected(request.error());
     if (!protocol::sendReply(socket, reply)) ::_exit(1);
+    // After the reply: the shim goes on with its container meanwhile.
+    if (reply) preparation.afterSpawn((*request)->request, module, (*request)->artifactFd.get());
   }
 }
 

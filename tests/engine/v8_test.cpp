@@ -6,18 +6,22 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <v8-platform.h>
 
 #include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "../support/wasm_fixtures.h"
 #include "capture.h"
 #include "common/unique_fd.h"
 #include "engine/engine.h"
 #include "engine/v8/artifact_format.h"
 #include "engine/v8/v8_engine.h"
+#include "engine/v8/v8_platform.h"
 #include "engine/wasm2c/wasm2c_engine.h"
 
 namespace runwasi::engine {
@@ -25,24 +29,7 @@ namespace {
 
 using v8engine::kArtifactHeaderSize;
 
-// (module
-//   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-//   (memory (export "memory") 1)
-//   (func (export "_start") (call $exit (i32.const CODE))))
-Bytes exitModule(uint8_t code) {
-  Bytes m = {
-      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x60, 0x01, 0x7f,
-      0x00, 0x60, 0x00, 0x00, 0x02, 0x24, 0x01, 0x16, 0x77, 0x61, 0x73, 0x69, 0x5f, 0x73,
-      0x6e, 0x61, 0x70, 0x73, 0x68, 0x6f, 0x74, 0x5f, 0x70, 0x72, 0x65, 0x76, 0x69, 0x65,
-      0x77, 0x31, 0x09, 0x70, 0x72, 0x6f, 0x63, 0x5f, 0x65, 0x78, 0x69, 0x74, 0x00, 0x00,
-      0x03, 0x02, 0x01, 0x01, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x13, 0x02, 0x06, 0x6d,
-      0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x06, 0x5f, 0x73, 0x74, 0x61, 0x72, 0x74,
-      0x00, 0x01, 0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x01, 0x10, 0x00, 0x0b,
-  };
-  EXPECT_LT(code, 64);  // a one-byte signed LEB128
-  m[m.size() - 4] = code;
-  return m;
-}
+using runwasi::testing::exitModule;
 
 // (module
 //   (import "wasi_snapshot_preview1" "fd_seek" (func (param i32 i64 i32 i32) (result i32)))
@@ -346,6 +333,87 @@ TEST_F(V8EngineTest, ArtifactIsReadFromOffsetZero) {
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->exitCode, 1u);  // loaded from the artifact
   EXPECT_EQ(lseek(fd.get(), 0, SEEK_CUR), 5);
+}
+
+// The zygote's preparation (Engine::prepareForks, prepareModuleForForks), in a process that
+// then runs modules itself: the first run takes over the prepared isolate and runs the
+// prepared module (an artifact with exit(1)'s code labelled as exit(2)'s: exit 1 although
+// run() is given no artifact); that isolate is disposed of with the run, with the module,
+// and later runs make their own (exit 2: compiled). Under ASan this checks that teardown.
+TEST_F(V8EngineTest, PreparedIsolateAndModuleServeTheNextRunOnly) {
+  ModuleSource exit1 = makeModuleSource("exit1.wasm", exitModule(1));
+  ModuleSource exit2 = makeModuleSource("exit2.wasm", exitModule(2));
+  Bytes swapped = relabelledArtifact(exit1, exit2);
+  UniqueFd artifact = memfdWith(swapped);
+  engine().prepareForks();
+  engine().prepareModuleForForks(exit2, artifact.get());
+  for (uint32_t expected : {1u, 2u, 2u}) {
+    RecordingHost host;
+    RunResult r = run(exit2, {}, host);
+    EXPECT_EQ(r.kind, RunResult::Kind::kExited);
+    EXPECT_EQ(r.exitCode, expected);
+  }
+  // Preparing again after the take-over works as the first time.
+  engine().prepareForks();
+  engine().prepareModuleForForks(exit2, artifact.get());
+  RecordingHost host;
+  EXPECT_EQ(run(exit2, {}, host).exitCode, 1u);
+}
+
+// The zygote never compiles a module for its forks (that would hold up every spawn behind
+// it): without an artifact, or with one that fails verification, nothing is prepared.
+TEST_F(V8EngineTest, ModulesArePreparedOnlyFromAVerifiedArtifact) {
+  ModuleSource exit1 = makeModuleSource("exit1.wasm", exitModule(1));
+  ModuleSource exit2 = makeModuleSource("exit2.wasm", exitModule(2));
+  Bytes swapped = relabelledArtifact(exit1, exit2);
+  swapped.back() ^= 1;  // the payload digest no longer matches
+  UniqueFd damaged = memfdWith(swapped);
+  engine().prepareForks();
+  engine().prepareModuleForForks(exit2, -1);
+  engine().prepareModuleForForks(exit2, damaged.get());
+  RecordingHost host;
+  RunResult r = run(exit2, {}, host);  // takes the prepared isolate, which holds no module
+  EXPECT_EQ(r.exitCode, 2u);
+}
+
+// Forks of a process that prepared an isolate (a zygote's containers) each take it over
+// and reseed V8's address hints: without that, every fork would continue the zygote's
+// random sequence and map its V8 memory at the same addresses as its siblings.
+TEST_F(V8EngineTest, ForksOfAPreparedProcessPlaceTheirMappingsApart) {
+  ModuleSource exit3 = makeModuleSource("exit3.wasm", exitModule(3));
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  UniqueFd readEnd(fds[0]), writeEnd(fds[1]);
+  pid_t zygote = ::fork();
+  ASSERT_GE(zygote, 0);
+  if (zygote == 0) {
+    readEnd.reset();
+    engine().prepareForks();
+    for (int i = 0; i < 2; ++i) {
+      pid_t child = ::fork();
+      if (child == 0) {
+        RecordingHost host;
+        RunOptions options;
+        options.processExitsAfterRun = true;
+        auto r = engine().run(exit3, -1, options, host);
+        void* hint = v8engine::v8Platform().GetPageAllocator()->GetRandomMmapAddr();
+        bool ok = r && r->exitCode == 3 &&
+                  ::write(writeEnd.get(), &hint, sizeof hint) == static_cast<ssize_t>(sizeof hint);
+        ::_exit(ok ? 0 : 1);
+      }
+      int status = 0;
+      ::waitpid(child, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ::_exit(2);
+    }
+    ::_exit(0);
+  }
+  writeEnd.reset();
+  int status = 0;
+  ASSERT_EQ(::waitpid(zygote, &status, 0), zygote);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  void* hints[2] = {};
+  ASSERT_EQ(::read(readEnd.get(), hints, sizeof hints), static_cast<ssize_t>(sizeof hints));
+  EXPECT_NE(hints[0], hints[1]);
 }
 
 TEST_F(V8EngineTest, I64ArgumentsReachTheHostIntact) {

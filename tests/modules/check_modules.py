@@ -67,6 +67,8 @@ def main():
                 "truncated", "invalid"):
         c.expect(bad, f"{bad}.wasm", rc="nonzero", out=b"")
     c.expect("no_start #other", "no_start.wasm#other", out=b"")
+    for i in range(2):
+        c.expect(f"fresh_state run {i + 1}", "fresh_state.wasm", rc=54, out=b"fresh\n")
 
     code, out, err = c.run("args_env.wasm", "x", "y z", opts=("--env", "A=1", "--env", "B=x=y"))
     lines = out.decode(errors="replace").splitlines()

@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "../support/wasm_fixtures.h"
 #include "common/file.h"
 #include "common/temp_dir.h"
 #include "engine/artifact_cache.h"
@@ -134,7 +135,7 @@ class ZygoteTest : public ::testing::TestWithParam<std::string> {
   void precompile(engine::Engine& e) {
     engine::ArtifactCache cache(buildDir() / "test-cache");
     for (const char* name : {"hello", "exit42", "trap_unreachable", "infinite_loop", "args_env",
-                             "stdin_echo", "file_rw"}) {
+                             "stdin_echo", "file_rw", "fresh_state", "trap_oob"}) {
       auto bytes = readFile(modulePath(name));
       ASSERT_TRUE(bytes) << bytes.error().message;
       auto source = engine::makeModuleSource(name, std::move(*bytes));
@@ -348,11 +349,11 @@ double median(std::vector<double> v) {
 }
 
 // V8's code cache for a module, made in a child: V8 must not start its threads here.
-UniqueFd v8CodeCache(std::string_view module) {
+UniqueFd v8CodeCache(const fs::path& path) {
   engine::ArtifactCache cache(buildDir() / "test-cache");
-  auto bytes = readFile(modulePath(module));
+  auto bytes = readFile(path);
   if (!bytes) return {};
-  auto source = engine::makeModuleSource(std::string(module), std::move(*bytes));
+  auto source = engine::makeModuleSource(path.filename().string(), std::move(*bytes));
   pid_t child = ::fork();
   if (child == 0) {
     auto e = makeTestEngine("v8");
@@ -364,6 +365,15 @@ UniqueFd v8CodeCache(std::string_view module) {
   if (!e) return {};
   auto fd = cache.open(**e, source);
   return fd ? std::move(*fd) : UniqueFd();
+}
+
+// For V8, gives `r` its module's code cache as the shim would (`cache` keeps it open);
+// wasm2c's requests have their artifacts already. False when it cannot be made.
+bool withV8Artifact(SpawnRequest& r, std::string_view module, UniqueFd& cache) {
+  if (r.artifactFd >= 0) return true;
+  cache = v8CodeCache(modulePath(module));
+  r.artifactFd = cache.get();
+  return cache.valid();
 }
 
 // Not a pass/fail check: how long from spawn() to the guest's first byte of output, against
@@ -421,7 +431,7 @@ TEST_P(ZygoteTest, TimeToFirstOutput) {
   std::string line = fmt::format("{}: spawn to first output, median of {}: zygote {:.2f} ms",
                                  GetParam(), kRuns, viaZygote(plain.artifactFd));
   if (GetParam() == "v8") {
-    UniqueFd cache = v8CodeCache("hello");
+    UniqueFd cache = v8CodeCache(modulePath("hello"));
     if (cache) line += fmt::format(", zygote + code cache {:.2f} ms", viaZygote(cache.get()));
   }
   line += fmt::format(", fork+exec `runwasi run` (cached artifact) {:.2f} ms", viaCli());
@@ -429,8 +439,90 @@ TEST_P(ZygoteTest, TimeToFirstOutput) {
   RecordProperty("timing", line);
 }
 
+// Every container starts from the module's initial state (memory, globals, start function
+// run once), however many ran it before from the same zygote, and however much the zygote
+// prepared for them (V8: its isolate, and the module itself from the second container on).
+TEST_P(ZygoteTest, EveryContainerStartsFromTheModulesInitialState) {
+  SpawnRequest r = request("fresh_state");
+  UniqueFd cache;
+  ASSERT_TRUE(withV8Artifact(r, "fresh_state", cache));
+  for (int i = 0; i < 5; ++i) {
+    Outcome o = run(r);
+    EXPECT_EQ(o.out, "fresh\n") << "container " << i << ": " << o.err;
+    ASSERT_TRUE(WIFEXITED(o.status)) << o.status;
+    EXPECT_EQ(WEXITSTATUS(o.status), 54) << "container " << i;
+  }
+  EXPECT_EQ(childrenOf(zygote_->pid()), "");
+}
+
+// An out-of-bounds access is a trap in every container, also in those that run the
+// zygote's prepared module (V8: its code was registered with the trap handler in the
+// zygote; the fork inherits that registration and the signal handler).
+TEST_P(ZygoteTest, OutOfBoundsTrapsInEveryContainer) {
+  SpawnRequest r = request("trap_oob");
+  UniqueFd cache;
+  ASSERT_TRUE(withV8Artifact(r, "trap_oob", cache));
+  for (int i = 0; i < 4; ++i) {
+    Outcome o = run(r);
+    EXPECT_EQ(o.out, "before trap\n") << "container " << i;
+    ASSERT_TRUE(WIFEXITED(o.status)) << "container " << i << ": " << o.status;
+    EXPECT_EQ(WEXITSTATUS(o.status), 134) << "container " << i;
+    EXPECT_NE(o.err.find("out of bounds"), std::string::npos) << "container " << i << ": " << o.err;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, ZygoteTest, ::testing::Values("v8", "wasm2c"),
                          [](const auto& info) { return info.param; });
+
+
+// V8: once a second container has run a module, the zygote keeps that module loaded (from
+// the container's artifact, verified as run() verifies it) and later containers run it as
+// loaded there. Shown with an artifact holding exit(1)'s code but labelled as made from
+// exit(2): containers given it exit 1; a container given no artifact at all exits 1 too
+// when it runs the zygote's module, 2 when it compiles exit(2) itself (as it does with
+// RUNWASI_V8_PREPARE_FORKS=0, the control).
+TEST(ZygoteV8, ContainersRunTheModuleTheZygotePrepared) {
+  auto probe = makeTestEngine("v8");
+  if (!probe) GTEST_SKIP() << probe.error().message;
+  auto dir = TempDir::create("zygote-v8-");
+  ASSERT_TRUE(dir);
+  Bytes exit1 = testing::exitModule(1), exit2 = testing::exitModule(2);
+  ASSERT_TRUE(writeFileAtomic(*dir / "exit1.wasm", exit1));
+  ASSERT_TRUE(writeFileAtomic(*dir / "exit2.wasm", exit2));
+  UniqueFd made = v8CodeCache(*dir / "exit1.wasm");
+  ASSERT_TRUE(made);
+  auto artifact = readFd(made.get(), "artifact");
+  ASSERT_TRUE(artifact);
+  ASSERT_GT(artifact->size(), 120u);
+  Sha256Digest label = sha256(exit2);  // the header's module digest (artifact_format.h)
+  std::copy(label.begin(), label.end(), artifact->begin() + 56);
+  ASSERT_TRUE(writeFileAtomic(*dir / "artifact", *artifact));
+  UniqueFd artifactFd(::open((*dir / "artifact").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(artifactFd);
+
+  for (bool prepare : {true, false}) {
+    if (!prepare) ::setenv("RUNWASI_V8_PREPARE_FORKS", "0", 1);
+    auto z = Zygote::start([] { return makeTestEngine("v8"); });
+    ::unsetenv("RUNWASI_V8_PREPARE_FORKS");
+    ASSERT_TRUE(z) << z.error().message;
+    auto exitOf = [&](int artifact) {
+      SpawnRequest r;
+      r.containerId = "exit2";
+      r.modulePath = (*dir / "exit2.wasm").string();
+      r.args = {"exit2.wasm"};
+      r.artifactFd = artifact;
+      auto pid = z->spawn(r);
+      EXPECT_TRUE(pid) << pid.error().message;
+      int status = -1;
+      if (pid) ::waitpid(*pid, &status, 0);
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    };
+    EXPECT_EQ(exitOf(artifactFd.get()), 1) << "the artifact's code runs";
+    EXPECT_EQ(exitOf(artifactFd.get()), 1) << "the artifact's code runs";
+    EXPECT_EQ(exitOf(-1), prepare ? 1 : 2) << (prepare ? "prepared" : "not prepared");
+    EXPECT_EQ(exitOf(-1), prepare ? 1 : 2) << (prepare ? "prepared" : "not prepared");
+  }
+}
 
 TEST(ZygoteStart, RefusesAMultiThreadedProcess) {
   // In a child, so the thread started here cannot outlive the check in gtest's process.

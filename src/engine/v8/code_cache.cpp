@@ -17,6 +17,7 @@ constexpr uint32_t kStreamingSlot = 0;
 struct StreamingLoad {
   std::span<const uint8_t> payload;
   std::span<const uint8_t> wire;
+  OnRejected onRejected;
   bool accepted = false;
 };
 
@@ -31,6 +32,10 @@ void onCompileStreaming(const v8::FunctionCallbackInfo<v8::Value>& info) {
   }
   // The payload must outlive Finish(); it does: the caller waits for the promise.
   load->accepted = streaming->SetCompiledModuleBytes(load->payload.data(), load->payload.size());
+  if (!load->accepted && load->onRejected == OnRejected::kFail) {
+    streaming->Abort(v8::Exception::Error(makeString(isolate, "V8 rejected the artifact")));
+    return;
+  }
   streaming->OnBytesReceived(load->wire.data(), load->wire.size());
   streaming->Finish(true);
 }
@@ -49,6 +54,13 @@ void settle(v8::Isolate* isolate, v8::Local<v8::Promise> promise) {
 
 }  // namespace
 
+void drainTasks(v8::Isolate* isolate) {
+  v8::Platform* platform = &v8Platform();
+  do {
+    isolate->PerformMicrotaskCheckpoint();
+  } while (v8::platform::PumpMessageLoop(platform, isolate));
+}
+
 void installStreamingCallback(v8::Isolate* isolate) {
   isolate->SetWasmStreamingCallback(&onCompileStreaming);
 }
@@ -60,13 +72,11 @@ Expected<Bytes> serializeModule(v8::Local<v8::WasmModuleObject> module) {
   return Bytes(buffer.buffer.get(), buffer.buffer.get() + buffer.size);
 }
 
-v8::MaybeLocal<v8::WasmModuleObject> loadSerializedModule(v8::Isolate* isolate,
-                                                          v8::Local<v8::Context> context,
-                                                          std::span<const uint8_t> payload,
-                                                          std::span<const uint8_t> wire,
-                                                          bool* accepted) {
+v8::MaybeLocal<v8::WasmModuleObject> loadSerializedModule(
+    v8::Isolate* isolate, v8::Local<v8::Context> context, std::span<const uint8_t> payload,
+    std::span<const uint8_t> wire, bool* accepted, OnRejected onRejected) {
   v8::EscapableHandleScope scope(isolate);
-  StreamingLoad load{payload, wire};
+  StreamingLoad load{payload, wire, onRejected};
   isolate->SetData(kStreamingSlot, &load);
   struct ClearSlot {
     v8::Isolate* isolate;

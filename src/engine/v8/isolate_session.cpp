@@ -1,12 +1,16 @@
 #include "engine/v8/isolate_session.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <v8-exception.h>
 #include <v8-initialization.h>
+#include <v8-persistent-handle.h>
 #include <v8-primitive.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <list>
+#include <mutex>
 
 #include "common/log.h"
 #include "engine/v8/code_cache.h"
@@ -21,15 +25,38 @@ constexpr uintptr_t kStackReserve = 256 * 1024;
 // thread with less); we give it the calling thread's actual stack instead.
 constexpr uintptr_t kMaxStackUse = 1024ull * 1024 * 1024;
 
-// The lowest address V8 may use on the calling thread's stack, or 0 to keep V8's default.
-uintptr_t stackLimitForThisThread() {
-  pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+struct StackBounds {
   void* low = nullptr;
   size_t size = 0;
-  int rc = pthread_attr_getstack(&attr, &low, &size);
+  rlim_t sizeLimit = 0;  // RLIMIT_STACK when measured
+};
+
+// The calling thread's stack. For the main thread glibc's pthread_getattr_np reads
+// /proc/self/maps (~0.1 ms with V8's mappings, on every container's start) and sizes the
+// stack by RLIMIT_STACK: kept per thread and reused while that limit is unchanged (a fork
+// of the zygote has the zygote's main-thread stack; the container may lower the limit).
+const StackBounds* threadStack() {
+  thread_local StackBounds cached;
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_STACK, &limit) != 0) limit.rlim_cur = RLIM_INFINITY;
+  if (cached.size != 0 && cached.sizeLimit == limit.rlim_cur) return &cached;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return nullptr;
+  StackBounds bounds;
+  int rc = pthread_attr_getstack(&attr, &bounds.low, &bounds.size);
   pthread_attr_destroy(&attr);
-  if (rc != 0 || size == 0) return 0;
+  if (rc != 0 || bounds.size == 0) return nullptr;
+  bounds.sizeLimit = limit.rlim_cur;
+  cached = bounds;
+  return &cached;
+}
+
+// The lowest address V8 may use on the calling thread's stack, or 0 to keep V8's default.
+uintptr_t stackLimitForThisThread() {
+  const StackBounds* stack = threadStack();
+  if (stack == nullptr) return 0;
+  void* low = stack->low;
+  size_t size = stack->size;
   // The stack grows down towards `low`; what is left below the current frame counts.
   // (The frame address, not a local's: ASan may put locals on a heap "fake stack".)
   uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
@@ -39,6 +66,10 @@ uintptr_t stackLimitForThisThread() {
   return here - std::min(here - bottom - reserve, kMaxStackUse);
 }
 
+void setStackLimit(v8::Isolate* isolate) {
+  if (uintptr_t limit = stackLimitForThisThread(); limit != 0) isolate->SetStackLimit(limit);
+}
+
 // V8 aborts the process after this returns; the log says why first. (No fatal error
 // handler: with one set, V8 carries on with a dead isolate instead of aborting.)
 void onOutOfMemory(const char* location, bool isHeapOom) {
@@ -46,21 +77,158 @@ void onOutOfMemory(const char* location, bool isHeapOom) {
              isHeapOom ? "JS heap" : "process");
 }
 
+v8::Isolate* newIsolate(v8::ArrayBuffer::Allocator* allocator) {
+  ensureV8Initialized();
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = allocator;
+  v8::Isolate* isolate = v8::Isolate::New(params);
+  isolate->SetOOMErrorHandler(&onOutOfMemory);
+  installStreamingCallback(isolate);
+  return isolate;
+}
+
 }  // namespace
 
+struct PreparedIsolate {
+  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator;
+  v8::Isolate* isolate = nullptr;
+  v8::Global<v8::Context> context;
+  pthread_t thread;  // the one that made it: V8 keeps per-thread state for each isolate
+  struct Module {
+    std::string digest;
+    v8::Global<v8::WasmModuleObject> module;
+  };
+  std::list<Module> modules;  // most recently used first
+  bool contextDone = false;
+};
+
+namespace {
+
+// The process's prepared isolate, inherited by every fork. The record is never destroyed
+// (the zygote that made the isolate _exits); a process that takes the isolate over
+// disposes of it through its IsolateSession.
+struct Prepared {
+  std::mutex mutex;
+  PreparedIsolate* isolate = nullptr;  // guarded by mutex; owned
+  bool taken = false;                  // guarded by mutex
+};
+
+Prepared& record() {
+  static Prepared* p = new Prepared;
+  return *p;
+}
+
+}  // namespace
+
+bool prepareIsolate() {
+  Prepared& p = record();
+  std::lock_guard lock(p.mutex);
+  if (p.isolate != nullptr) return !p.taken;
+  auto made = std::make_unique<PreparedIsolate>();
+  made->allocator.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  made->isolate = newIsolate(made->allocator.get());
+  made->thread = ::pthread_self();
+  setStackLimit(made->isolate);
+  {
+    v8::Isolate::Scope isolateScope(made->isolate);
+    v8::HandleScope handleScope(made->isolate);
+    made->context.Reset(made->isolate, v8::Context::New(made->isolate));
+  }
+  p.isolate = made.release();
+  return true;
+}
+
+PreparedIsolate* preparedIsolateForZygote() {
+  Prepared& p = record();
+  std::lock_guard lock(p.mutex);
+  if (p.isolate == nullptr || p.taken || !::pthread_equal(p.isolate->thread, ::pthread_self()))
+    return nullptr;
+  return p.isolate;
+}
+
+v8::Isolate* isolateOf(PreparedIsolate& prepared) {
+  return prepared.isolate;
+}
+
+v8::Local<v8::Context> contextOf(PreparedIsolate& prepared) {
+  return prepared.context.Get(prepared.isolate);
+}
+
+bool contextPrepared(PreparedIsolate& prepared) {
+  return prepared.contextDone;
+}
+
+void markContextPrepared(PreparedIsolate& prepared) {
+  prepared.contextDone = true;
+}
+
+bool hasPreparedModule(PreparedIsolate& prepared, std::string_view digest) {
+  for (auto it = prepared.modules.begin(); it != prepared.modules.end(); ++it) {
+    if (it->digest != digest) continue;
+    prepared.modules.splice(prepared.modules.begin(), prepared.modules, it);
+    return true;
+  }
+  return false;
+}
+
+void addPreparedModule(PreparedIsolate& prepared, std::string_view digest,
+                       v8::Local<v8::WasmModuleObject> module) {
+  prepared.modules.push_front({std::string(digest), v8::Global<v8::WasmModuleObject>()});
+  prepared.modules.front().module.Reset(prepared.isolate, module);
+  while (prepared.modules.size() > kMaxPreparedModules) prepared.modules.pop_back();
+}
+
 IsolateSession::IsolateSession() {
-  ensureV8Initialized();
-  allocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
-  v8::Isolate::CreateParams params;
-  params.array_buffer_allocator = allocator_.get();
-  isolate_ = v8::Isolate::New(params);
-  if (uintptr_t limit = stackLimitForThisThread(); limit != 0) isolate_->SetStackLimit(limit);
-  isolate_->SetOOMErrorHandler(&onOutOfMemory);
-  installStreamingCallback(isolate_);
+  {
+    Prepared& p = record();
+    std::lock_guard lock(p.mutex);
+    if (p.isolate != nullptr && !p.taken && ::pthread_equal(p.isolate->thread, ::pthread_self())) {
+      p.taken = true;
+      prepared_ = p.isolate;
+    }
+  }
+  if (prepared_ != nullptr) {
+    isolate_ = prepared_->isolate;
+    reseedAddressHints();  // (a fork: see there)
+  } else {
+    allocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+    isolate_ = newIsolate(allocator_.get());
+  }
+  // A prepared isolate too: the zygote's limit was for its own stack depth and rlimits.
+  setStackLimit(isolate_);
 }
 
 IsolateSession::~IsolateSession() {
-  if (isolate_ != nullptr) isolate_->Dispose();
+  if (leak_ || isolate_ == nullptr) return;
+  if (prepared_ == nullptr) {
+    isolate_->Dispose();
+    return;
+  }
+  // Its handles first (a Global must not outlive its isolate), then the isolate, then its
+  // allocator; this process may prepare another one afterwards.
+  prepared_->modules.clear();
+  prepared_->context.Reset();
+  isolate_->Dispose();
+  Prepared& p = record();
+  std::lock_guard lock(p.mutex);
+  delete p.isolate;
+  p.isolate = nullptr;
+  p.taken = false;
+}
+
+v8::Local<v8::Context> IsolateSession::takeContext() {
+  if (prepared_ != nullptr && !contextTaken_) {
+    contextTaken_ = true;
+    return prepared_->context.Get(isolate_);
+  }
+  return v8::Context::New(isolate_);
+}
+
+v8::MaybeLocal<v8::WasmModuleObject> IsolateSession::preparedModule(std::string_view digest) const {
+  if (prepared_ == nullptr) return {};
+  for (const PreparedIsolate::Module& m : prepared_->modules)
+    if (m.digest == digest) return m.module.Get(isolate_);
+  return {};
 }
 
 std::string exceptionText(v8::Isolate* isolate, v8::Local<v8::Context> context,

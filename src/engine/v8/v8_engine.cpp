@@ -7,7 +7,9 @@
 #include <v8-wasm.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <fmt/core.h>
@@ -17,6 +19,7 @@
 #include "engine/v8/artifact_format.h"
 #include "engine/v8/code_cache.h"
 #include "engine/v8/isolate_session.h"
+#include "engine/v8/prepared_module.h"
 #include "engine/v8/v8_platform.h"
 #include "engine/v8/wasi_imports.h"
 
@@ -27,17 +30,23 @@ using v8engine::EnteredContext;
 using v8engine::ImportBinding;
 using v8engine::IsolateSession;
 
-std::string v8CacheKey() {
-  return "v8/" + v8engine::v8Version() + " flags=" + v8engine::v8Flags() +
-         " trap-handler=" + (v8engine::v8TrapHandler() ? "on" : "off") +
-         " artifact=" + std::to_string(v8engine::kArtifactFormatVersion);
-}
+using v8engine::v8CacheKey;
 
 class V8Precompiler final : public Precompiler {
  public:
   std::string cacheKey() const override { return v8CacheKey(); }
   Expected<Bytes> precompile(const ModuleSource& module) const override;
 };
+
+// RUNWASI_V8_PREPARE_FORKS=0 turns off the zygote's prepared isolate and modules (for
+// comparisons, and as a way out should a V8 state shared by forks ever misbehave).
+bool forkPreparation() {
+  static const bool on = [] {
+    const char* env = std::getenv("RUNWASI_V8_PREPARE_FORKS");
+    return env == nullptr || std::string_view(env) != "0";
+  }();
+  return on;
+}
 
 class V8Engine final : public Engine {
  public:
@@ -47,6 +56,18 @@ class V8Engine final : public Engine {
   Expected<void> prepare() override {
     v8engine::ensureV8Initialized();
     return {};
+  }
+  void prepareForks() override {
+    if (!forkPreparation()) return;
+    if (auto prepared = v8engine::prepareIsolateForForks(); !prepared)
+      log::debug("v8: no isolate prepared for the forks: {}", prepared.error().message);
+  }
+  void prepareModuleForForks(const ModuleSource& module, int artifactFd) override {
+    if (!forkPreparation()) return;
+    if (auto prepared = v8engine::prepareModule(module, artifactFd); prepared)
+      log::debug("v8: {}: prepared for the forks", module.name);
+    else
+      log::debug("v8: {}: not prepared for the forks: {}", module.name, prepared.error().message);
   }
   Expected<RunResult> run(const ModuleSource& module, int artifactFd, const RunOptions& options,
                           wasi::Host& host) override;
@@ -79,10 +100,18 @@ Expected<v8::Local<v8::WasmModuleObject>> compile(v8::Isolate* isolate,
   return compiled;
 }
 
-// The module from a verified artifact when `artifactFd` holds one V8 accepts, otherwise
-// compiled from its bytes. A bad artifact costs a warning and a compile, never the run.
-Expected<v8::Local<v8::WasmModuleObject>> load(v8::Isolate* isolate, v8::Local<v8::Context> context,
+// The module as the zygote prepared it (same bytes: same sha256), else from a verified
+// artifact when `artifactFd` holds one V8 accepts, otherwise compiled from its bytes. A bad
+// artifact costs a warning and a compile, never the run.
+Expected<v8::Local<v8::WasmModuleObject>> load(const IsolateSession& session,
+                                               v8::Local<v8::Context> context,
                                                const ModuleSource& module, int artifactFd) {
+  v8::Isolate* isolate = session.isolate();
+  v8::Local<v8::WasmModuleObject> prepared;
+  if (session.preparedModule(module.digest).ToLocal(&prepared)) {
+    log::debug("v8: {}: prepared by the zygote", module.name);
+    return prepared;
+  }
   if (artifactFd < 0) return compile(isolate, context, module);
   auto artifact = v8engine::readArtifact(artifactFd);
   Expected<std::span<const uint8_t>> payload =
@@ -175,14 +204,15 @@ Expected<RunResult> V8Engine::run(const ModuleSource& module, int artifactFd,
   v8engine::ensureV8Initialized();
   double initMs = msSince(start);
   IsolateSession session;
+  if (options.processExitsAfterRun) session.leakAtExit();
   v8::Isolate* isolate = session.isolate();
-  EnteredContext entered(isolate);
+  EnteredContext entered(session);
   v8::Local<v8::Context> context = entered.context();
   ImportBinding binding(isolate, host);  // after the session: its handles die first
   double isolateMs = msSince(start);
 
   TRY(WasmApi api, wasmApi(isolate, context));
-  TRY(v8::Local<v8::WasmModuleObject> compiled, load(isolate, context, module, artifactFd));
+  TRY(v8::Local<v8::WasmModuleObject> compiled, load(session, context, module, artifactFd));
   double loadMs = msSince(start);
   if (options.beforeInstantiate) options.beforeInstantiate();
   auto instantiateStart = std::chrono::steady_clock::now();
@@ -226,8 +256,10 @@ Expected<RunResult> V8Engine::run(const ModuleSource& module, int artifactFd,
                      module.name + ": no exported function '" + options.function + "'");
 
   log::debug(
-      "v8: {}: V8 init {:.2f} ms, isolate+context {:.2f} ms, load {:.2f} ms, instantiate {:.2f} ms",
-      module.name, initMs, isolateMs - initMs, loadMs - isolateMs, msSince(instantiateStart));
+      "v8: {}: V8 init {:.2f} ms, isolate+context {:.2f} ms ({}), load {:.2f} ms, instantiate "
+      "{:.2f} ms",
+      module.name, initMs, isolateMs - initMs, session.prepared() ? "the zygote's" : "new",
+      loadMs - isolateMs, msSince(instantiateStart));
 
   v8::Local<v8::Value> returned;
   if (entry.As<v8::Function>()
@@ -246,7 +278,7 @@ Expected<RunResult> V8Engine::run(const ModuleSource& module, int artifactFd,
 Expected<Bytes> V8Precompiler::precompile(const ModuleSource& module) const {
   IsolateSession session;
   v8::Isolate* isolate = session.isolate();
-  EnteredContext entered(isolate);
+  EnteredContext entered(session);
   v8::Local<v8::Context> context = entered.context();
   TRY(v8::Local<v8::WasmModuleObject> compiled, compile(isolate, context, module));
   auto payload = v8engine::serializeModule(compiled);

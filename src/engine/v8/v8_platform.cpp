@@ -1,6 +1,7 @@
 #include "engine/v8/v8_platform.h"
 
 #include <libplatform/libplatform.h>
+#include <sys/random.h>
 #include <v8-initialization.h>
 #include <v8-platform.h>
 
@@ -11,6 +12,8 @@
 #include <string>
 
 #include "common/log.h"
+#include "engine/v8/artifact_format.h"
+#include "engine/v8/forkable_platform.h"
 #include "engine/v8/trap_handler.h"
 
 namespace runwasi::engine::v8engine {
@@ -40,7 +43,8 @@ enum TrapHandler : int { kUndecided, kOn, kOff };
 
 struct State {
   std::once_flag once;
-  std::unique_ptr<v8::Platform> platform;
+  std::unique_ptr<v8::Platform> platform;  // libplatform's; what its free functions take
+  std::unique_ptr<v8::Platform> forkable;  // in front of it: what V8 runs on (see below)
   std::atomic<int> trapHandler{kUndecided};  // decided once, just before V8::Initialize
 };
 
@@ -76,7 +80,10 @@ void initialize(State& s) {
   const std::string f = flags(s);
   v8::V8::SetFlagsFromString(f.data(), f.size());
   s.platform = v8::platform::NewSingleThreadedDefaultPlatform();
-  v8::V8::InitializePlatform(s.platform.get());
+  // V8's memory must survive a fork (forkable_platform.h): the zygote's forks run on it.
+  s.forkable = makeForkablePlatform(*s.platform);
+  if (!s.forkable) log::warn("v8: the platform has no page allocator: forks lose V8's memory");
+  v8::V8::InitializePlatform(s.forkable ? s.forkable.get() : s.platform.get());
   if (!v8::V8::Initialize()) {
     // Only a build mismatch between headers and libnode gets here.
     log::error("v8: V8::Initialize failed");
@@ -98,6 +105,14 @@ v8::Platform& v8Platform() {
   return *state().platform;
 }
 
+void reseedAddressHints() {
+  int64_t seed = 0;
+  // (0 would leave the sequence as it is; getrandom of 8 bytes does not fail short.)
+  if (::getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed) || seed == 0) return;
+  if (v8::PageAllocator* allocator = v8Platform().GetPageAllocator())
+    allocator->SetRandomMmapSeed(seed);
+}
+
 std::string v8Flags() {
   return flags(state());
 }
@@ -108,6 +123,12 @@ bool v8TrapHandler() {
 
 std::string v8Version() {
   return v8::V8::GetVersion();
+}
+
+std::string v8CacheKey() {
+  return "v8/" + v8Version() + " flags=" + v8Flags() +
+         " trap-handler=" + (v8TrapHandler() ? "on" : "off") +
+         " artifact=" + std::to_string(kArtifactFormatVersion);
 }
 
 }  // namespace runwasi::engine::v8engine

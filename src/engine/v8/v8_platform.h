@@ -18,6 +18,11 @@ void ensureV8Initialized();
 // The platform created by ensureV8Initialized().
 v8::Platform& v8Platform();
 
+// V8 picks the address of each mapping it makes from a process-wide random sequence, which
+// every fork of a process continues identically: a fork calls this once (it takes over the
+// zygote's isolate) so that what it maps from then on has addresses of its own.
+void reseedAddressHints();
+
 // The V8 flags this engine runs with (they decide what code V8 generates); available
 // without initializing V8 (then what initializing it now would choose).
 std::string v8Flags();
@@ -28,5 +33,8 @@ bool v8TrapHandler();
 
 // "10.2.154.26-node.XX" as V8 reports it.
 std::string v8Version();
+
+// Precompiler::cacheKey(): everything besides the module that V8's code depends on.
+std::string v8CacheKey();
 
 }  // namespace runwasi::engine::v8engine

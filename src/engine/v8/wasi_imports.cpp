@@ -5,8 +5,10 @@
 #include <v8-external.h>
 #include <v8-function.h>
 #include <v8-primitive.h>
+#include <v8-container.h>
 
 #include <array>
+#include <iterator>
 #include <cstdint>
 
 #include "engine/v8/isolate_session.h"
@@ -26,24 +28,81 @@ uint64_t toHostArg(v8::Isolate* isolate, v8::Local<v8::Value> value, char type) 
   return static_cast<uint32_t>(value->Int32Value(isolate->GetCurrentContext()).FromMaybe(0));
 }
 
+// Isolate data slot of the ImportBinding the WASI functions call into (0: code_cache.cpp's).
+constexpr uint32_t kBindingSlot = 1;
+// Context embedder data field holding the WASI functions prepareWasiFunctions made, by id.
+constexpr int kWasiFunctionsField = 1;
+
+// A WASI function: an API function whose data is the function's id, of the arity the wasm
+// signature gives it (V8 picks the import wrapper by kind, signature and arity).
+v8::MaybeLocal<v8::Function> makeWasiFunction(v8::Local<v8::Context> context,
+                                              const wasi::FunctionInfo& function,
+                                              v8::FunctionCallback callback) {
+  v8::Isolate* isolate = context->GetIsolate();
+  return v8::Function::New(context, callback,
+                           v8::Integer::New(isolate, static_cast<int32_t>(function.id)),
+                           static_cast<int>(function.params.size()),
+                           v8::ConstructorBehavior::kThrow);
+}
+
+// The functions prepareWasiFunctions left in `context`; empty when there are none.
+v8::Local<v8::Array> preparedWasiFunctions(v8::Local<v8::Context> context) {
+  if (context->GetNumberOfEmbedderDataFields() <= static_cast<uint32_t>(kWasiFunctionsField))
+    return {};
+  v8::Local<v8::Value> functions = context->GetEmbedderData(kWasiFunctionsField);
+  return functions->IsArray() ? functions.As<v8::Array>() : v8::Local<v8::Array>();
+}
+
 }  // namespace
+
+ImportBinding::ImportBinding(v8::Isolate* isolate, wasi::Host& host)
+    : isolate_(isolate), host_(&host) {
+  isolate_->SetData(kBindingSlot, this);
+}
+
+ImportBinding::ImportBinding(v8::Isolate* isolate) : isolate_(isolate), host_(nullptr) {
+  isolate_->SetData(kBindingSlot, this);
+}
+
+ImportBinding::~ImportBinding() {
+  if (isolate_->GetData(kBindingSlot) == this) isolate_->SetData(kBindingSlot, nullptr);
+}
+
+bool prepareWasiFunctions(v8::Local<v8::Context> context) {
+  v8::Isolate* isolate = context->GetIsolate();
+  v8::HandleScope scope(isolate);
+  v8::Local<v8::Array> functions = v8::Array::New(isolate, static_cast<int>(std::size(wasi::kFunctions)));
+  for (const wasi::FunctionInfo& function : wasi::kFunctions) {
+    v8::Local<v8::Function> made;
+    if (!makeWasiFunction(context, function, &ImportBinding::callWasi).ToLocal(&made) ||
+        functions->Set(context, static_cast<uint32_t>(function.id), made).IsNothing())
+      return false;
+  }
+  context->SetEmbedderData(kWasiFunctionsField, functions);
+  return true;
+}
 
 v8::MaybeLocal<v8::Object> ImportBinding::makeImports(v8::Local<v8::Context> context,
                                                       const ModuleInfo& info) {
   v8::EscapableHandleScope scope(isolate_);
   v8::Local<v8::Object> imports = v8::Object::New(isolate_);
+  v8::Local<v8::Array> prepared = preparedWasiFunctions(context);
   for (const Import& import : info.imports) {
     if (import.kind != ExternKind::kFunction) continue;  // V8's LinkError names it
     v8::Local<v8::Function> function;
     const wasi::FunctionInfo* wasiFunction =
         import.module == wasi::kModuleName ? wasi::findFunction(import.name) : nullptr;
     if (wasiFunction != nullptr) {
-      WasiSlot& slot = wasiSlots_.emplace_back(WasiSlot{this, wasiFunction});
-      if (!v8::Function::New(context, &ImportBinding::callWasi, v8::External::New(isolate_, &slot),
-                             static_cast<int>(wasiFunction->params.size()),
-                             v8::ConstructorBehavior::kThrow)
-               .ToLocal(&function))
+      v8::Local<v8::Value> made;
+      if (!prepared.IsEmpty()) {
+        if (!prepared->Get(context, static_cast<uint32_t>(wasiFunction->id)).ToLocal(&made) ||
+            !made->IsFunction())
+          return {};
+        function = made.As<v8::Function>();
+      } else if (!makeWasiFunction(context, *wasiFunction, &ImportBinding::callWasi)
+                      .ToLocal(&function)) {
         return {};
+      }
     } else {
       StubSlot& slot = stubSlots_.emplace_back(StubSlot{import.module + "." + import.name});
       if (!v8::Function::New(context, &ImportBinding::callStub, v8::External::New(isolate_, &slot),
@@ -91,17 +150,23 @@ void ImportBinding::unwindForExit() {
 }
 
 void ImportBinding::callWasi(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  auto* slot = static_cast<WasiSlot*>(info.Data().As<v8::External>()->Value());
-  ImportBinding& self = *slot->binding;
-  const wasi::FunctionInfo& function = *slot->function;
-  if (self.exited_) return self.unwindForExit();
+  v8::Isolate* isolate = info.GetIsolate();
+  auto* self = static_cast<ImportBinding*>(isolate->GetData(kBindingSlot));
+  int32_t id = info.Data().As<v8::Int32>()->Value();
+  if (self == nullptr || self->host_ == nullptr || id < 0 ||
+      static_cast<size_t>(id) >= std::size(wasi::kFunctions)) {
+    isolate->ThrowException(v8::Exception::Error(makeString(isolate, "no WASI host")));
+    return;
+  }
+  const wasi::FunctionInfo& function = wasi::kFunctions[static_cast<size_t>(id)];
+  if (self->exited_) return self->unwindForExit();
 
   std::array<uint64_t, wasi::kMaxParams> args{};
   for (size_t i = 0; i < function.params.size(); ++i)
-    args[i] = toHostArg(self.isolate_, info[static_cast<int>(i)], function.params[i]);
+    args[i] = toHostArg(isolate, info[static_cast<int>(i)], function.params[i]);
 
-  uint32_t result = self.host_.call(function.id, self.guestMemory(), args.data());
-  if (self.host_.exitCode().has_value()) return self.unwindForExit();
+  uint32_t result = self->host_->call(function.id, self->guestMemory(), args.data());
+  if (self->host_->exitCode().has_value()) return self->unwindForExit();
   if (function.hasResult) info.GetReturnValue().Set(result);
 }
 

@@ -17,9 +17,21 @@
 
 namespace runwasi::engine::v8engine {
 
+// Makes one function per WASI function in `context` and keeps them there, for every
+// later ImportBinding in it (a zygote's prepared context: each fork then only looks its
+// imports up instead of instantiating a function for each). False when V8 threw.
+bool prepareWasiFunctions(v8::Local<v8::Context> context);
+
 class ImportBinding {
  public:
-  ImportBinding(v8::Isolate* isolate, wasi::Host& host) : isolate_(isolate), host_(host) {}
+  // While it lives, the binding is the isolate's: the WASI functions find it through an
+  // isolate data slot (so that they can be made before any binding exists).
+  ImportBinding(v8::Isolate* isolate, wasi::Host& host);
+  // Imports with no host behind them, the same functions as the real ones (V8 picks and
+  // caches the import wrapper by the callable's kind and the signature), for a zygote that
+  // makes V8 compile those wrappers without running anything: a call throws.
+  explicit ImportBinding(v8::Isolate* isolate);
+  ~ImportBinding();
   ImportBinding(const ImportBinding&) = delete;
   ImportBinding& operator=(const ImportBinding&) = delete;
 
@@ -36,23 +48,19 @@ class ImportBinding {
   bool exited() const { return exited_; }
 
  private:
-  struct WasiSlot {
-    ImportBinding* binding;
-    const wasi::FunctionInfo* function;
-  };
   struct StubSlot {
     std::string qualifiedName;  // "env.foo"
   };
 
+  friend bool prepareWasiFunctions(v8::Local<v8::Context> context);
   static void callWasi(const v8::FunctionCallbackInfo<v8::Value>& info);
   static void callStub(const v8::FunctionCallbackInfo<v8::Value>& info);
   wasi::GuestMemory guestMemory();
   void unwindForExit();
 
   v8::Isolate* isolate_;
-  wasi::Host& host_;
-  std::deque<WasiSlot> wasiSlots_;  // deques: V8 holds pointers to the slots
-  std::deque<StubSlot> stubSlots_;
+  wasi::Host* host_;  // null: no host (see above)
+  std::deque<StubSlot> stubSlots_;  // a deque: V8 holds pointers to the slots
   v8::Global<v8::WasmMemoryObject> memory_;
   bool exited_ = false;
 };
