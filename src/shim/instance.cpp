@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <future>
 #include <map>
 #include <thread>
 
@@ -110,49 +109,35 @@ Expected<Bytes> precompileInChild(InstanceEnvironment& env, const std::string& i
   return readFd(out.get(), "the precompiled artifact");
 }
 
-using ImageLookup = std::future<Expected<std::optional<ImageModule>>>;
-
-// Starts looking for the module in the container's image (a Wasm image's layer) while
-// Create goes on: the rootfs mount, the zygote's engine and the cgroup need no module.
-ImageLookup lookUpImageModule(InstanceEnvironment& env, const std::string& id,
-                              const oci::ProcessSpec& process) {
-  if (!env.containerd || process.args.empty()) return {};
-  return std::async(std::launch::async, [&env, id, entrypoint = oci::parseEntrypoint(
-                                                        process.args.front())]()
-                        -> Expected<std::optional<ImageModule>> {
-    TRY(oci::ContainerdStoreClient * client, env.containerd->client());
-    return readImageModule(*client, id, entrypoint, *env.engine);
-  });
-}
-
-// The entrypoint: the image's module when the image is a Wasm image, else args[0] in the
-// rootfs. An image that could not be read (containerd unreachable, a blob missing) leaves
-// the rootfs to try; if that fails too, both reasons are given.
-Expected<ResolvedEntrypoint> findEntrypoint(ImageLookup& lookup, const std::string& id,
+// The entrypoint: args[0] in the rootfs; when the rootfs has no such file, the module of
+// the container's image (a Wasm image's layer, read from containerd's content store). The
+// image is consulted only then: a container whose rootfs holds its entrypoint (every image
+// with a Linux rootfs) never waits for containerd's API nor loads its client. When neither
+// holds the entrypoint, both reasons are given.
+Expected<ResolvedEntrypoint> findEntrypoint(InstanceEnvironment& env, const std::string& id,
                                             const oci::ProcessSpec& process,
-                                            const fs::path& rootfs, const engine::Engine& engine,
+                                            const fs::path& rootfs,
                                             std::optional<ModuleLayer>& layer) {
-  std::optional<Error> imageError;
-  if (lookup.valid()) {
-    auto found = lookup.get();
-    if (found && *found) {
-      ResolvedEntrypoint entry;
-      entry.pathInRootfs = (*found)->source.name;
-      entry.function = oci::parseEntrypoint(process.args.front()).func;
-      entry.source = std::move((*found)->source);
-      layer = std::move((*found)->layer);
-      return entry;
-    }
-    if (!found) {
-      log::warn("{}: not reading the module from the image: {}", id, found.error().message);
-      imageError = std::move(found).error();
-    }
-  }
-  auto resolved = resolveEntrypoint(process, rootfs, engine);
-  if (!resolved && imageError)
+  auto resolved = resolveEntrypoint(process, rootfs, *env.engine);
+  if (resolved || resolved.error().code != ErrorCode::kNotFound || !env.containerd)
+    return resolved;
+  auto found = [&]() -> Expected<std::optional<ImageModule>> {
+    TRY(oci::ContainerdStoreClient * client, env.containerd->client());
+    return readImageModule(*client, id, oci::parseEntrypoint(process.args.front()),
+                           *env.engine);
+  }();
+  if (!found) {
+    log::warn("{}: not reading the module from the image: {}", id, found.error().message);
     return tl::unexpected(std::move(resolved).error().context(
-        fmt::format("the module could not be read from the image ({})", imageError->message)));
-  return resolved;
+        fmt::format("the module could not be read from the image ({})", found.error().message)));
+  }
+  if (!*found) return resolved;  // not a Wasm image: the rootfs's answer stands
+  ResolvedEntrypoint entry;
+  entry.pathInRootfs = (*found)->source.name;
+  entry.function = oci::parseEntrypoint(process.args.front()).func;
+  entry.source = std::move((*found)->source);
+  layer = std::move((*found)->layer);
+  return entry;
 }
 
 // The module's artifact: from containerd's content store for an image layer, from the
@@ -243,7 +228,6 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
   }));
   const oci::RuntimeSpec& spec = instance->spec_;
   TRY_VOID(sandbox::checkSandboxSpec(spec));
-  ImageLookup imageLookup = lookUpImageModule(env, request.id, spec.process);
   fs::path rootPath(spec.rootPath);
   instance->rootfs_ = rootPath.is_absolute() ? rootPath : request.bundle / rootPath;
   if (!request.rootfs.empty()) {
@@ -260,8 +244,8 @@ Expected<std::unique_ptr<Instance>> Instance::create(const InstanceRequest& requ
                                  instance->rootfs_.string(), std::strerror(rootErr)));
 
   std::optional<ModuleLayer> layer;
-  TRY(ResolvedEntrypoint entry, findEntrypoint(imageLookup, request.id, spec.process,
-                                               instance->rootfs_, *env.engine, layer));
+  TRY(ResolvedEntrypoint entry,
+      findEntrypoint(env, request.id, spec.process, instance->rootfs_, layer));
   // A module runs unconfined without a linux section (the spec asks for nothing); a native
   // program always runs in the sandbox, chrooted at least.
   const bool sandboxed = spec.linux.has_value() || entry.native;

@@ -70,13 +70,11 @@ int runWasmDaemon(DaemonContext& context, const ShimIdentity& identity,
     log::warn("TTRPC_ADDRESS is not set: events will not be published");
   }
 
-  // containerd's gRPC API, for modules that come as image layers: loaded in the background
-  // now, so that a Create that needs it rarely waits.
+  // containerd's gRPC API, for modules that come as image layers: its client is loaded by
+  // the first Create that needs it (a shim whose containers all have their module in the
+  // rootfs never maps gRPC: its ~10 ms of loading would compete with every start).
   std::optional<ContainerdLink> containerd;
-  if (!context.flags.address.empty()) {
-    containerd.emplace(context.flags.address, context.flags.ns);
-    containerd->connect();
-  }
+  if (!context.flags.address.empty()) containerd.emplace(context.flags.address, context.flags.ns);
 
   InstanceEnvironment env;
   env.shimName = identity.name;
