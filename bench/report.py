@@ -12,7 +12,9 @@ Stages, in this order (sizes: the defaults; --quick: tiny ones, for a smoke run)
   stress_mock        stress-test --mode mock, null, wasm2c and v8 (one shim for all tasks):
                      200 tasks at parallel 1, 2 and 8, and the headline 1000 at parallel 4
   stress_containerd  stress-test --mode containerd against a private containerd, the same
-                     plus runc with a static native hello; when this stress-test has no
+                     plus runc with a static native hello (a shim per task, as ctr run),
+                     then the headline again with --pod (one shim for all tasks, as a
+                     pod's containers share one); when this stress-test has no
                      containerd mode yet the section says so instead of failing
   density            bench/density.py --k 1,10,50,100, one shim per container and pod-shared
 Each stage's raw results go to OUT (default BUILD/bench-report) as STAGE.json with
@@ -174,12 +176,13 @@ def stress_plan(sz):
     return sorted(plan)
 
 
-def stress_runs(st, opts, sz, runtimes, common, image_of, tag):
-    """stress-test for each (parallel, count) of the plan and each runtime (round-robin at
-    each parallelism); returns [{runtime, parallel, count, report or error}]."""
+def stress_runs(st, opts, sz, runtimes, common, image_of, tag, plan=None):
+    """stress-test for each (parallel, count) of the plan (default stress_plan(sz)) and each
+    runtime (round-robin at each parallelism); returns [{runtime, parallel, count, report or
+    error}]."""
     tool = os.path.join(opts.build, "tools", "stress-test")
     results = []
-    for parallel, count in stress_plan(sz):
+    for parallel, count in plan or stress_plan(sz):
         for name, runtime, kind in runtimes:
             path = os.path.join(opts.out, "stress", f"{tag}-{name}-p{parallel}.json")
             if os.path.exists(path):
@@ -225,6 +228,11 @@ def stage_stress_containerd(st, opts, sz):
             common = ["--mode", "containerd", "--address", cd.sock, "--namespace", STRESS_NS]
             image = {"wasm": benchlib.WASM_IMAGE, "native": benchlib.NATIVE_IMAGE}
             data["results"], fatal = stress_runs(st, opts, sz, STRESS_RUNTIMES, common, image, "containerd")
+            if not fatal:
+                # The headline again with the tasks sharing one shim, as a pod's containers do.
+                headline = [(sz["headline_parallel"], sz["headline_count"])]
+                data["pod"], fatal = stress_runs(st, opts, sz, STRESS_RUNTIMES, common + ["--pod"],
+                                                 image, "containerd-pod", plan=headline)
             if fatal:
                 data["unavailable"] = fatal.get("error") or f"stress-test exited {fatal['rc']}"
                 st.meta["problems"] = [p for p in st.meta["problems"] if "exited 2" not in p]
@@ -312,11 +320,13 @@ class Results:
         data = self.stress[mode]
         return tuple(max(data["plan"], key=lambda pc: pc[1])) if data and data["plan"] else (None, None)
 
-    def headline(self, mode, name):
+    def headline(self, mode, name, pod=False):
+        """The headline run's report; pod: containerd mode's run with --pod."""
         data = self.stress[mode]
         if not data:
             return None
-        return stress_table(data["results"]).get(name, {}).get(self.headline_size(mode)[0])
+        results = data.get("pod") if pod else data["results"]
+        return stress_table(results).get(name, {}).get(self.headline_size(mode)[0])
 
     def density_pss(self, name, k=None, mode="shim-per-container"):
         if not self.density:
@@ -339,6 +349,10 @@ class Results:
                 runc = tps(self.headline(mode, "runc"))
                 rows.append(("containerd throughput / runc",
                              {n: ratio(tps(self.headline(mode, n)), runc) for n in ("v8", "wasm2c")}))
+                runc_pod = tps(self.headline(mode, "runc", pod=True))
+                rows.append(("containerd throughput, --pod / runc --pod",
+                             {n: ratio(tps(self.headline(mode, n, pod=True)), runc_pod)
+                              for n in ("v8", "wasm2c")}))
             rows.append((f"{mode} throughput / null floor",
                          {n: ratio(tps(self.headline(mode, n)), null) for n in ("v8", "wasm2c")}))
         if self.density:
@@ -443,6 +457,13 @@ def block_headline(res, opts):
                                 ratio(c[n], c["runc"]), CONTAINERD_VS_RUNC, "×", True))
         lines.append(target_row(f"containerd mode, {n}: ≥ {CONTAINERD_VS_NULL:.0%} of null's tasks/s",
                                 ratio(c[n], c["null"]), CONTAINERD_VS_NULL, "×", True))
+        pod = {m: tps(res.headline("containerd", m, pod=True)) for m in (n, "runc", "null")}
+        if any(v is not None for v in pod.values()):
+            lines.append(target_row(f"containerd mode `--pod` (one shim for all tasks, runc's too), "
+                                    f"{n}: ≥ {CONTAINERD_VS_RUNC:g}× runc's tasks/s",
+                                    ratio(pod[n], pod["runc"]), CONTAINERD_VS_RUNC, "×", True))
+            lines.append(target_row(f"containerd mode `--pod`, {n}: ≥ {CONTAINERD_VS_NULL:.0%} of null's tasks/s",
+                                    ratio(pod[n], pod["null"]), CONTAINERD_VS_NULL, "×", True))
     if res.density:
         import density
         ks = sorted({r["k"] for r in res.density["results"]})
@@ -521,7 +542,25 @@ def block_stress(mode):
                          f"{lat.get('create', {}).get('p50', 0):.1f} | {lat.get('wait', {}).get('p50', 0):.1f} | "
                          f"{fmt(cpu, '.1f')} | {fmt(ratio(tps(rep), null))} |"
                          + (f" {fmt(ratio(tps(rep), runc))} |" if mode == "containerd" else ""))
-        failed = [r for r in (data["results"] if data else []) if "report" in r and not r["report"]["passed"]]
+        if mode == "containerd" and data and data.get("pod"):
+            pod = stress_table(data["pod"])
+            null_pod, runc_pod = (tps(res.headline(mode, m, pod=True)) for m in ("null", "runc"))
+            lines += ["", f"The headline again with `--pod`: all tasks share one shim (runc's shim "
+                      "too), as a pod's containers do; a task created first and never started "
+                      "holds it:", "",
+                      "| runtime | tasks/s | total p50 | p90 | p99 | create p50 | / null | / runc |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for n in names:
+                rep = pod.get(n, {}).get(hp)
+                if not rep:
+                    continue
+                lat = rep["latency_ms"]
+                lines.append(f"| `{n}` | {fmt(tps(rep), '.1f', 'FAILED')} | {lat['total']['p50']:.1f} | "
+                             f"{lat['total']['p90']:.1f} | {lat['total']['p99']:.1f} | "
+                             f"{lat.get('create', {}).get('p50', 0):.1f} | "
+                             f"{fmt(ratio(tps(rep), null_pod))} | {fmt(ratio(tps(rep), runc_pod))} |")
+        failed = [r for r in (data["results"] + data.get("pod", []) if data else [])
+                  if "report" in r and not r["report"]["passed"]]
         for r in failed:
             rep = r["report"]
             lines.append(f"- FAILED: {r['runtime']} parallel {r['parallel']}: "

@@ -17,6 +17,8 @@
 # and after each run nothing is left: no container, task, lease or task snapshot in the
 # namespace (ctr), no shim or container process, no new socket in /run/containerd/s, no
 # cgroup under the namespace, no mount under the private containerd's directory.
+#   6. --pod: runc and wasm2c pass 20 tasks sharing one shim; with v8 running 3 sleeping
+#      tasks at once, every bundle names the pod's one shim socket;
 # Skips (77) only without root or containerd.
 #
 # usage: stress_containerd_test.sh TOOLS_DIR MODULES_DIR SCRIPT MAKE_OCI_IMAGE NATIVE_HELLO_C
@@ -172,6 +174,42 @@ for rt in v8 wasm2c null; do
     assert_clean "after $rt with the $image image"
   done
 done
+
+# --pod: the tasks share one shim, as a pod's containers do. runc and wasm2c run the hello
+# loop so; then v8 runs sleeping tasks, and while they run every bundle (the pod's task's
+# and those of the tasks) names the one socket of the pod's group.
+for run in "runc native" "wasm2c hello-wasm"; do
+  read -r rt image <<<"$run"
+  run_stress "$rt-pod" --runtime "$rt" --image "stressc/$image:1" --count 20 --parallel 4 --pod
+  ((rc == 0)) || fail "$rt-pod: exit status $rc, expected 0"
+  expect "$rt-pod" '.passed == true and .failures == [] and .problems == [] and .settings.pod == true'
+  expect "$rt-pod" '.tasks == {measured: 20, succeeded: 20, failed: 0, warmup: 4, warmup_succeeded: 4}'
+  expect "$rt-pod" '.driver.shims | test("^one for all tasks \\(a pod: sandbox-id stress-[0-9]+-pod\\)$")'
+  assert_clean "after $rt with --pod"
+done
+step "v8-pod: stress-test --runtime v8 --image stressc/sleep:1 --count 6 --parallel 3 --warmup 0 --pod -- 700"
+rc=0
+"$stress" --mode containerd --address "$address" --namespace "$ns" --json "$work/v8-pod.json" \
+  --runtime v8 --image stressc/sleep:1 --count 6 --parallel 3 --warmup 0 --pod -- 700 \
+  >"$work/v8-pod.out" 2>&1 &
+stress_pid=$!
+bundles=$dir/state/io.containerd.runtime.v2.task/$ns
+pod_bundle=$bundles/stress-$stress_pid-pod
+three_run() { (($(c tasks ls | awk '$3 == "RUNNING"' | wc -l) >= 3)); }
+wait_for 20 three_run || fail "v8-pod: three tasks never ran at once: $(c tasks ls)"
+pod_socket=$(<"$pod_bundle/address") || fail "v8-pod: no pod task bundle $pod_bundle"
+seen=0
+for b in "$bundles"/stress-"$stress_pid"-*; do
+  [[ -r $b/address ]] || continue
+  [[ $(<"$b/address") == "$pod_socket" ]] || fail "v8-pod: ${b##*/} names $(<"$b/address"), the pod $pod_socket"
+  seen=$((seen + 1))
+done
+((seen >= 4)) || fail "v8-pod: $seen bundles with an address, expected the pod's and 3 tasks'"
+wait "$stress_pid" || rc=$?
+cat "$work/v8-pod.out"
+((rc == 0)) || fail "v8-pod: exit status $rc, expected 0"
+expect v8-pod '.passed == true and .tasks.succeeded == 6 and .problems == []'
+assert_clean "after v8 with --pod"
 
 # The run's own leak check: a container (with its snapshot) and a lease named like the
 # run's tasks, made while its one task sleeps, are reported and removed.

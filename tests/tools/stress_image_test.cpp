@@ -94,6 +94,12 @@ TEST(StressTemplate, LinuxImageAsCtrRunsIt) {
   json task = json::parse(t->specFor("ns1", "task-7"));
   EXPECT_EQ(task["linux"]["cgroupsPath"], "/ns1/task-7");
   EXPECT_EQ(task["process"], process);
+  EXPECT_FALSE(task.contains("annotations") &&
+               task["annotations"].contains("io.kubernetes.cri.sandbox-id"));
+  // In a pod (--pod), every task names the pod's task: the shims group by it.
+  json inPod = json::parse(t->specFor("ns1", "task-8", "stress-1-pod"));
+  EXPECT_EQ(inPod["annotations"]["io.kubernetes.cri.sandbox-id"], "stress-1-pod");
+  EXPECT_EQ(inPod["linux"]["cgroupsPath"], "/ns1/task-8");
 
   // Arguments after -- replace Cmd and keep the entrypoint.
   auto replaced = templateFromConfig(kLinuxManifest, bytes(config), {"echo", "bye"});

@@ -96,6 +96,10 @@ TEST(StressOptions, ContainerdMode) {
   EXPECT_EQ(o->snapshotter, "native");
   EXPECT_EQ(o->workDir, "/w");
   EXPECT_EQ(o->address, "/run/containerd/containerd.sock");
+  EXPECT_FALSE(o->pod);  // a shim per task, as for ctr run
+  o = parse({"--mode", "containerd", "--image", "i", "--pod"});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_TRUE(o->pod);
 }
 
 TEST(StressOptions, ShortRuntimeNames) {
@@ -141,6 +145,8 @@ TEST(StressOptions, Errors) {
                    "--address is only for --mode containerd");
   expectUsageError({"--snapshotter", "native", "--image", "m"},
                    "--snapshotter is only for --mode containerd");
+  expectUsageError({"--image", "m", "--pod"}, "--pod is only for --mode containerd");
+  expectUsageError({"--mode", "containerd", "--image", "m", "--pod=yes"}, "--pod takes no value");
 }
 
 TEST(StressDuration, UnitsAndBareSeconds) {

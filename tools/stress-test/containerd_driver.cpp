@@ -102,6 +102,8 @@ class ContainerdDriver final : public Driver {
   DriverSummary tearDown() override;
 
   const ContainerdConfig& config() const { return config_; }
+  // The task whose shim every task shares (config.pod), or "".
+  const std::string& podId() const { return podId_; }
   const TaskTemplate& image() const { return image_; }
   oci::ContainerdClient& client() { return *client_; }
 
@@ -114,6 +116,8 @@ class ContainerdDriver final : public Driver {
   std::unique_ptr<oci::ContainerdClient> client_;
   std::unique_ptr<ContainerdInventory> inventory_;
   TaskTemplate image_;
+  std::string podId_;
+  std::unique_ptr<TaskRun> pod_;  // created at set-up, never started
 
   std::mutex mutex_;
   std::set<std::string> ids_;  // guarded by mutex_; every task prepared
@@ -141,7 +145,8 @@ Expected<void> ContainerdTask::create(Deadline) {
                                                     .snapshotter = config.snapshotter,
                                                     .snapshotKey = id_,
                                                     .labels = {},
-                                                    .specJson = image.specFor(config.ns, id_)})));
+                                                    .specJson = image.specFor(config.ns, id_,
+                                                                              driver_.podId())})));
   task_.sent = true;
   TRY_VOID(track(task_, true,
                  client().createTask(oci::TaskCreate{.containerId = id_,
@@ -221,6 +226,8 @@ nlohmann::json ContainerdDriver::describe() const {
           {"platform", image_.platform},
           {"wasm_image", image_.wasm},
           {"snapshot_parent", image_.snapshotParent},
+          {"shims", config_.pod ? fmt::format("one for all tasks (a pod: sandbox-id {})", podId_)
+                                : "one per task"},
           {"steps",
            {{"create", "Leases.Create, Snapshots.Prepare, Containers.Create, Tasks.Create"},
             {"start", "Tasks.Start"},
@@ -251,6 +258,15 @@ Expected<void> ContainerdDriver::setUp() {
               "import{} IMAGE.tar)",
               image_.image, config_.snapshotter, image_.snapshotParent, config_.ns,
               config_.snapshotter == "overlayfs" ? "" : " --snapshotter " + config_.snapshotter));
+  }
+  if (config_.pod) {
+    // The pod's task names itself: its shim is the group's, and stays while it exists.
+    podId_ = config_.idPrefix + "-pod";
+    TRY(pod_, prepare(podId_));
+    auto created = pod_->create(Clock::now() + config_.callTimeout);
+    if (!created)
+      return tl::unexpected(std::move(created).error().context(
+          fmt::format("creating the pod's task {} (never started; it holds the shim)", podId_)));
   }
   return {};
 }
@@ -335,6 +351,13 @@ DriverSummary ContainerdDriver::tearDown() {
   {
     std::lock_guard lock(mutex_);
     tasks = ids_.size();
+  }
+  if (pod_) {
+    // Killed (it never started), waited for and deleted with its container, snapshot and
+    // lease; its shim exits after that, as a pod's does after its pause container.
+    if (auto removed = pod_->cleanUp(); !removed)
+      summary.problems.push_back(fmt::format("the pod's task {}: {}", podId_, removed.error().message));
+    pod_.reset();
   }
   if (client_) {
     std::vector<std::string> left = leftovers(false);

@@ -17,6 +17,8 @@
 // container, the snapshot and the lease). At the end nothing of the run may be left: no
 // container, task, snapshot or lease whose id is the run's, no shim socket of its tasks in
 // /run/containerd/s, no process naming a task, no cgroup /NS/ID, no mount of a task.
+// With `pod`, a task made at set-up and deleted at tear-down (never started, untimed)
+// holds the one shim that every task's spec asks for by its sandbox-id annotation.
 #pragma once
 
 #include <chrono>
@@ -43,6 +45,10 @@ struct ContainerdConfig {
   // it is a tmpfs, else $TMPDIR or /tmp.
   std::filesystem::path workBase;
   std::string idPrefix;  // every task's id starts with it, and nothing else's
+  // The tasks share one shim, as a pod's containers do: set-up creates a task that is
+  // never started (its id is idPrefix + "-pod"; the pod's pause, in effect), every task's
+  // spec names it in io.kubernetes.cri.sandbox-id, and tear-down deletes it.
+  bool pod = false;
 };
 
 Expected<std::unique_ptr<Driver>> makeContainerdDriver(ContainerdConfig config);

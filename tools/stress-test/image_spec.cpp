@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "bundle.h"
 #include "common/file.h"
 #include "oci/default_spec.h"
 #include "oci/image_reference.h"
@@ -99,9 +100,11 @@ Expected<Bytes> readMetadata(oci::ContainerdStoreClient& client, const std::stri
 
 }  // namespace
 
-std::string TaskTemplate::specFor(std::string_view ns, std::string_view id) const {
+std::string TaskTemplate::specFor(std::string_view ns, std::string_view id,
+                                  std::string_view sandboxId) const {
   json copy = spec;
   copy["linux"]["cgroupsPath"] = fmt::format("/{}/{}", ns, id);
+  if (!sandboxId.empty()) copy["annotations"][kSandboxIdAnnotation] = std::string(sandboxId);
   return copy.dump();
 }
 

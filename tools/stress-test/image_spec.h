@@ -29,8 +29,10 @@ struct TaskTemplate {
   std::string snapshotParent;
   nlohmann::json spec;  // the runtime spec; linux.cgroupsPath is each task's
 
-  // The spec of task `id` as JSON text: cgroupsPath /NS/ID, as ctr gives it.
-  std::string specFor(std::string_view ns, std::string_view id) const;
+  // The spec of task `id` as JSON text: cgroupsPath /NS/ID, as ctr gives it; with a
+  // `sandboxId`, the annotation that puts the task on that pod's shim.
+  std::string specFor(std::string_view ns, std::string_view id,
+                      std::string_view sandboxId = {}) const;
 };
 
 // The chain ID of layers with these diff IDs (the OCI image spec's ChainID): the first diff

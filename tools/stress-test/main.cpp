@@ -52,7 +52,8 @@ Expected<std::unique_ptr<Driver>> makeDriver(const Options& o, const std::string
                                                    .snapshotter = o.snapshotter,
                                                    .callTimeout = o.timeout,
                                                    .workBase = o.workDir,
-                                                   .idPrefix = idPrefix});
+                                                   .idPrefix = idPrefix,
+                                                   .pod = o.pod});
   }
   return makeError(ErrorCode::kInternal, "unknown mode");
 }
@@ -66,6 +67,7 @@ nlohmann::json settingsJson(const Options& o) {
   if (o.mode == Mode::kContainerd) {
     settings["address"] = o.address;
     settings["snapshotter"] = o.snapshotter;
+    settings["pod"] = o.pod;
   }
   return settings;
 }

@@ -12,7 +12,7 @@ const char* const kUsage =
     "usage: stress-test --image IMAGE [--mode mock|containerd] [--runtime NAME]\n"
     "                   [--count N] [--parallel M] [--warmup W] [--timeout DURATION]\n"
     "                   [--json FILE] [--namespace NS] [--address SOCK]\n"
-    "                   [--work-dir DIR] [--snapshotter NAME]\n"
+    "                   [--work-dir DIR] [--snapshotter NAME] [--pod]\n"
     "                   [--shim PATH] [--shim-per-task] [--shim-log FILE] [--debug]\n"
     "                   [-- ARG...]\n"
     "  Runs N tasks (Create, Start, Wait, Delete), at most M at a time, after W warm-up\n"
@@ -25,7 +25,10 @@ const char* const kUsage =
     "  --mode containerd: through containerd's gRPC API at --address (default\n"
     "    /run/containerd/containerd.sock): IMAGE is an image in --namespace, as ctr run\n"
     "    takes it (a linux image unpacked for --snapshotter, default overlayfs, or a Wasm\n"
-    "    image imported with --no-unpack); any runtime, runc too.\n"
+    "    image imported with --no-unpack); any runtime, runc too. A shim per task, as\n"
+    "    for ctr run, unless --pod: the tasks then share one shim, as a pod's containers\n"
+    "    do (they name a task the tool creates first, and never starts, in the spec\n"
+    "    annotation io.kubernetes.cri.sandbox-id, which runc's shim and ours group by).\n"
     "  --runtime: io.containerd.NAME.vN; short names: runc (.v2), v8, wasm2c, null (.v1).\n"
     "  --timeout: per task (default 10s). ARGs follow the image's entrypoint, replacing\n"
     "    its Cmd (mock: follow the module).\n"
@@ -105,6 +108,7 @@ constexpr Flag kFlags[] = {
     {"--work-dir", true, kAny, setString<&Options::workDir>},
     {"--address", true, kContainerdOnly, setString<&Options::address>},
     {"--snapshotter", true, kContainerdOnly, setString<&Options::snapshotter>},
+    {"--pod", false, kContainerdOnly, setTrue<&Options::pod>},
     {"--shim", true, kMockOnly, setString<&Options::shim>},
     {"--shim-per-task", false, kMockOnly, setTrue<&Options::shimPerTask>},
     {"--shim-log", true, kMockOnly, setString<&Options::shimLog>},

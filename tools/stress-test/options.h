@@ -40,6 +40,7 @@ struct Options {
   // Containerd mode only.
   std::string address = "/run/containerd/containerd.sock";  // containerd's gRPC socket
   std::string snapshotter = "overlayfs";                    // the tasks' rootfs snapshots
+  bool pod = false;  // the tasks share one shim, as a pod's containers do
 
   // Mock mode only.
   std::string shim;          // the shim binary; empty: found from runtime
