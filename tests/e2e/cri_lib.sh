@@ -1,6 +1,49 @@
+# shellcheck shell=bash disable=SC2154 # script, cri_client: set by the sourcing test
 # CRI helpers for the e2e tests that drive pods with cri_client.py (source after lib.sh).
-# The sourcing script defines: cri (cri_client.py on its containerd), python, work (its
-# work directory), dir (the private containerd's), cgroup_parent (the pods' cgroup parent).
+# The sourcing script sets `script` (scripts/containerd-private.sh) and `cri_client`, then
+# calls cri_require_python and cri_workspace, which define python, work (its work
+# directory), dir (the private containerd's), cgroup_parent (the pods' cgroup parent), and
+# the commands c (ctr in k8s.io) and cri (cri_client.py on that containerd).
+
+# cri_require_python: python=Debian's python3, which holds python3-grpcio and
+# python3-protobuf (a python3 earlier on PATH may not); fails without them.
+cri_require_python() {
+  python=/usr/bin/python3
+  "$python" -c 'import grpc, google.protobuf' 2>/dev/null ||
+    fail "$python cannot import grpc and google.protobuf (python3-grpcio python3-protobuf: scripts/install-deps.sh)"
+}
+
+# cri_workspace TAG [DIAGNOSE]: a fresh work directory, the private containerd's directory
+# in it, the pods' cgroup parent runwasi-e2e-TAG-PID, and an EXIT trap that, when the test
+# failed, runs the function DIAGNOSE (default: the end of containerd.log), then stops
+# containerd and removes all of it.
+cri_workspace() {
+  work=$(mktemp -d)
+  dir=$work/cd
+  cgroup_parent=runwasi-e2e-$1-$$
+  cri_diagnose=${2:-cri_log_tail}
+  # shellcheck disable=SC2034 # lib.sh's leftover_procs reads both
+  containerd_pid="" events_pid=""
+  trap cri_cleanup EXIT
+}
+
+cri_log_tail() {
+  echo "--- containerd.log (last 40 lines)"
+  tail -n 40 "$dir/containerd.log"
+}
+
+cri_cleanup() {
+  local rc=$?
+  if ((rc != 0 && rc != 77)) && [[ -r $dir/containerd.log ]]; then
+    "$cri_diagnose" || true
+  fi
+  "$script" stop "$dir" >/dev/null 2>&1 || true
+  find /sys/fs/cgroup -maxdepth 2 -type d -name "$cgroup_parent" -exec rmdir {} + 2>/dev/null || true
+  rm -rf "$work"
+}
+
+c() { "$script" ctr "$dir" -n k8s.io "$@"; }
+cri() { "$python" "$cri_client" --endpoint "$dir/containerd.sock" "$@"; }
 
 # pod_config NAME [PID_MODE]: writes $work/NAME.pod.json (network and IPC of the pod; a
 # pid namespace per container, kubelet's default, or with PID_MODE POD the pod's, as

@@ -60,30 +60,8 @@ for f in "$demo_wasm" "$make_image" "$pause_image" "$modules"/{sandbox_probe,san
   [[ -r $f ]] || fail "$f is missing"
 done
 for tool in jq nsenter ip; do command -v "$tool" >/dev/null || fail "$tool is missing (scripts/install-deps.sh)"; done
-# Debian's python3 holds python3-grpcio and python3-protobuf (a python3 earlier on PATH may not).
-python=/usr/bin/python3
-"$python" -c 'import grpc, google.protobuf' 2>/dev/null ||
-  fail "$python cannot import grpc and google.protobuf (python3-grpcio python3-protobuf: scripts/install-deps.sh)"
-
-work=$(mktemp -d)
-dir=$work/cd
-cgroup_parent=runwasi-e2e-cri-$$
-# shellcheck disable=SC2034 # lib.sh's leftover_procs reads both
-containerd_pid="" events_pid=""
-cleanup() {
-  local rc=$?
-  if ((rc != 0 && rc != 77)) && [[ -r $dir/containerd.log ]]; then
-    echo "--- containerd.log (last 40 lines)"
-    tail -n 40 "$dir/containerd.log"
-  fi
-  "$script" stop "$dir" >/dev/null 2>&1 || true
-  find /sys/fs/cgroup -maxdepth 2 -type d -name "$cgroup_parent" -exec rmdir {} + 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-c() { "$script" ctr "$dir" -n k8s.io "$@"; }
-cri() { "$python" "$cri_client" --endpoint "$dir/containerd.sock" "$@"; }
+cri_require_python
+cri_workspace cri
 
 arch=$(oci_arch)
 wasm_image=docker.io/runwasi-e2e/cri-wasm:latest

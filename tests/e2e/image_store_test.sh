@@ -35,31 +35,15 @@ for rt in "${runtimes[@]}"; do
 done
 for f in "$tar_builder" "$script" "$cri_client"; do [[ -x $f ]] || fail "$f is missing"; done
 for f in "$modules/hello.wasm" "$pause_image"; do [[ -r $f ]] || fail "$f is missing"; done
-python=/usr/bin/python3
-"$python" -c 'import grpc, google.protobuf' 2>/dev/null ||
-  fail "$python cannot import grpc and google.protobuf (scripts/install-deps.sh)"
-
-work=$(mktemp -d)
-dir=$work/cd
-cgroup_parent=runwasi-e2e-store-$$
-# shellcheck disable=SC2034 # lib.sh's leftover_procs reads both
-containerd_pid="" events_pid=""
-cleanup() {
-  local rc=$?
-  if ((rc != 0 && rc != 77)) && [[ -r $dir/containerd.log ]]; then
-    echo "--- the shims' lines in containerd.log (last 30)"
-    grep -a "^runwasi " "$dir/containerd.log" | tail -n 30 || true
-    echo "--- ctr content ls"
-    c content ls 2>&1 | tail -n 20 || true
-  fi
-  "$script" stop "$dir" >/dev/null 2>&1 || true
-  find /sys/fs/cgroup -maxdepth 2 -type d -name "$cgroup_parent" -exec rmdir {} + 2>/dev/null || true
-  rm -rf "$work"
+cri_require_python
+# On failure: the shims' log lines and the content store, then containerd stops.
+store_diagnose() {
+  echo "--- the shims' lines in containerd.log (last 30)"
+  grep -a "^runwasi " "$dir/containerd.log" | tail -n 30 || true
+  echo "--- ctr content ls"
+  c content ls 2>&1 | tail -n 20 || true
 }
-trap cleanup EXIT
-
-c() { "$script" ctr "$dir" -n k8s.io "$@"; }
-cri() { "$python" "$cri_client" --endpoint "$dir/containerd.sock" "$@"; }
+cri_workspace store store_diagnose
 
 declare -A image=(
   [runwasi]=docker.io/runwasi-e2e/store-runwasi:latest
