@@ -408,11 +408,13 @@ def block_run(res, opts):
              "figure below includes the suite's previous stage, as a load average lags a minute)"
              + ("; the e2e lock held throughout, so no one's e2e test ran beside it" if r.get("held_lock") else ""),
              f"- Command: `{r['command']}`", "",
-             "| stage | seconds | load at start | status |", "|---|---|---|---|"]
+             "| stage | finished | seconds | load at start | status |", "|---|---|---|---|---|"]
     for s in STAGES:
         mt = res.meta.get(s)
         if mt:
-            lines.append(f"| {s} | {mt.get('seconds', 0):.0f} | {mt.get('loadavg_before', [0])[0]:.2f} | "
+            # A stage rerun alone (--only) after the whole run shows its own time here.
+            lines.append(f"| {s} | {mt.get('finished', r['date'])} | {mt.get('seconds', 0):.0f} | "
+                         f"{mt.get('loadavg_before', [0])[0]:.2f} | "
                          f"{'problems (see its section)' if mt['problems'] else 'ok'} |")
     return "\n".join(lines)
 
@@ -841,6 +843,7 @@ def run_stages(opts, sz, locked):
             st.meta["problems"].append(f"{type(e).__name__}: {e}")
             log(traceback.format_exc())
         st.meta["seconds"] = time.monotonic() - ts - st.meta["lock_wait_s"]
+        st.meta["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         st.save()
         if st.meta["problems"]:
             failed.append(name)
