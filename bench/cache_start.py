@@ -114,11 +114,10 @@ class Bench:
     def forget_artifacts(self, rt, layer):
         """Removes every artifact of rt stored for the layer (the blobs its labels name)."""
         prefix = f"runwasi.io/precompiled/{rt.name}/"
+        present = set(self.ctr("content", "ls", "-q").split())
         for key, artifact in self.labels(layer).items():
-            if key.startswith(prefix):
-                present = self.ctr("content", "ls", "-q").split()
-                if artifact in present:
-                    self.ctr("content", "rm", artifact)
+            if key.startswith(prefix) and artifact in present:
+                self.ctr("content", "rm", artifact)
 
     def log_size(self):
         return os.path.getsize(self.log_path)

@@ -115,3 +115,24 @@ shim_daemons() {
   done
 }
 
+# cri_leftovers: what every CRI test checks after removing its pods, in words (the first
+# kind found); nothing when clean: pods, containerd containers and tasks, processes, shim
+# daemons, mounts under the private containerd, cgroups under cgroup_parent. A failed
+# query is reported, never read as "nothing left".
+cri_leftovers() {
+  local left
+  left=$(cri pods | jq -r '.items[]?.id') || { echo "ListPodSandbox failed"; return; }
+  [[ -z $left ]] || { echo "pods left: $left"; return; }
+  left=$(c containers ls -q) || { echo "ctr containers ls failed"; return; }
+  [[ -z $left ]] || { echo "containerd containers left: $left"; return; }
+  left=$(c tasks ls -q) || { echo "ctr tasks ls failed"; return; }
+  [[ -z $left ]] || { echo "tasks left: $left"; return; }
+  left=$(leftover_procs)
+  [[ -z $left ]] || { echo "processes left:"$'\n'"$left"; return; }
+  left=$(shim_daemons)
+  [[ -z $left ]] || { echo "shims left: $left"; return; }
+  left=$(mounts_in "$dir")
+  [[ -z $left ]] || { echo "mounts left: $left"; return; }
+  left=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -path "*/$cgroup_parent/*" 2>/dev/null || true)
+  [[ -z $left ]] || { echo "cgroups left: $left"; return; }
+}

@@ -156,25 +156,13 @@ ip_lease() { [[ -e $dir/cni/ipam/$network/$1 ]]; }
 leftovers() {
   local left
   # A failed query must not read as "nothing left".
-  left=$(cri pods | jq -r '.items[]?.id') || { echo "ListPodSandbox failed"; return; }
-  [[ -z $left ]] || { echo "pods left: $left"; return; }
+  left=$(cri_leftovers)
+  [[ -z $left ]] || { echo "$left"; return; }
   left=$(cri ps | jq -r '.containers[]?.id') || { echo "ListContainers failed"; return; }
   [[ -z $left ]] || { echo "containers left: $left"; return; }
-  left=$(c tasks ls -q) || { echo "ctr tasks ls failed"; return; }
-  [[ -z $left ]] || { echo "tasks left: $left"; return; }
-  left=$(c containers ls -q) || { echo "ctr containers ls failed"; return; }
-  [[ -z $left ]] || { echo "containerd containers left: $left"; return; }
   left=$(find "$dir/state/io.containerd.runtime.v2.task" -mindepth 2 -maxdepth 2 2>/dev/null || true)
   [[ -z $left ]] || { echo "bundles left: $left"; return; }
-  left=$(leftover_procs)
-  [[ -z $left ]] || { echo "processes left:"$'\n'"$left"; return; }
-  left=$(shim_daemons)
-  [[ -z $left ]] || { echo "shims left: $left"; return; }
-  left=$(mounts_in "$dir")
-  [[ -z $left ]] || { echo "mounts left: $left"; return; }
   [[ ! -e $q_netns && ! -e $p_netns ]] || { echo "network namespaces left: $q_netns $p_netns"; return; }
-  left=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -path "*/$cgroup_parent/*" 2>/dev/null || true)
-  [[ -z $left ]] || { echo "cgroups left: $left"; return; }
   left=$(ip -o link show master "$bridge" 2>/dev/null || true)
   [[ -z $left ]] || { echo "bridge ports left: $left"; return; }
   ! ip_lease "$ip" || { echo "IP lease left: $ip"; return; }

@@ -105,23 +105,9 @@ run_pod() {
 # shim_said ID TEXT: the shim's log (copied into containerd's) has TEXT for container ID.
 shim_said() { grep -aF -- "$1: " "$dir/containerd.log" | grep -F -- "$2" >/dev/null; }
 
-leftovers() {
-  local left
-  left=$(cri pods | jq -r '.items[]?.id') || { echo "ListPodSandbox failed"; return; }
-  [[ -z $left ]] || { echo "pods left: $left"; return; }
-  left=$(c containers ls -q) || { echo "ctr containers ls failed"; return; }
-  [[ -z $left ]] || { echo "containerd containers left: $left"; return; }
-  left=$(c tasks ls -q) || { echo "ctr tasks ls failed"; return; }
-  [[ -z $left ]] || { echo "tasks left: $left"; return; }
-  left=$(leftover_procs)
-  [[ -z $left ]] || { echo "processes left:"$'\n'"$left"; return; }
-  left=$(shim_daemons)
-  [[ -z $left ]] || { echo "shims left: $left"; return; }
-  left=$(mounts_in "$dir")
-  [[ -z $left ]] || { echo "mounts left: $left"; return; }
-  left=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -path "*/$cgroup_parent/*" 2>/dev/null || true)
-  [[ -z $left ]] || { echo "cgroups left: $left"; return; }
-}
+# What lib.sh's assert_clean checks: the CRI tests' common leftovers.
+leftovers() { cri_leftovers; }
+
 
 n=0
 next() { n=$((n + 1)); echo "$1-$n"; }

@@ -18,7 +18,8 @@
 # namespace (ctr), no shim or container process, no new socket in /run/containerd/s, no
 # cgroup under the namespace, no mount under the private containerd's directory.
 #   6. --pod: runc and wasm2c pass 20 tasks sharing one shim; with v8 running 3 sleeping
-#      tasks at once, every bundle names the pod's one shim socket;
+#      tasks at once, every bundle names the pod's one shim socket; a pod task that cannot
+#      be created (no such shim) fails set-up saying so and leaves nothing;
 # Skips (77) only without root or containerd.
 #
 # usage: stress_containerd_test.sh TOOLS_DIR MODULES_DIR SCRIPT MAKE_OCI_IMAGE NATIVE_HELLO_C
@@ -210,6 +211,13 @@ cat "$work/v8-pod.out"
 ((rc == 0)) || fail "v8-pod: exit status $rc, expected 0"
 expect v8-pod '.passed == true and .tasks.succeeded == 6 and .problems == []'
 assert_clean "after v8 with --pod"
+# The pod's task cannot be created (a runtime with no shim): set-up fails saying so, no
+# task runs, and what set-up made for it (container, snapshot, lease) is gone.
+run_stress pod-no-shim --runtime io.containerd.nosuch.v1 --image stressc/hello-wasm:1 --count 1 --pod
+((rc == 1)) || fail "pod-no-shim: exit status $rc, expected 1"
+expect pod-no-shim '.problems[0] | test("^set-up: creating the pod.s task stress-[0-9]+-pod \\(never started; it holds the shim\\): ")'
+expect pod-no-shim '(.problems | length) == 1 and .tasks.succeeded == 0'
+assert_clean "after a pod whose task could not be created"
 
 # The run's own leak check: a container (with its snapshot) and a lease named like the
 # run's tasks, made while its one task sleeps, are reported and removed.
