@@ -15,8 +15,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -24,6 +26,7 @@
 #include "common/log.h"
 #include "engine/module_info.h"
 #include "sandbox/container_process.h"
+#include "sandbox/file_pages.h"
 #include "sandbox/spawn_protocol.h"
 
 namespace runwasi::sandbox {
@@ -190,23 +193,25 @@ void checkStillOneThread(std::string_view after) {
 // V8 that would cost each such shim ~4 MiB and a few ms of CPU for an isolate nobody takes
 // (measured: V8 PSS per sleeping container with a shim each 6.7 MiB at K = 100 with idle
 // preparation after any first container, against 5.5 MiB without it).
+// After loading and after each preparation, once no request waits, it also gives back the
+// file pages of the engine's libraries that it no longer runs (file_pages.h).
 class ForkPreparation {
  public:
   static constexpr int kIdleBeforePreparingMs = 50;
 
   explicit ForkPreparation(engine::Engine& engine) : engine_(engine) {}
 
-  // Returns once a request (or EOF) is waiting, having prepared the engine if due.
+  // Returns with a request (or EOF) waiting or due, having prepared the engine if due and,
+  // when nothing was waiting, given back the engine's file pages that loading or preparing
+  // left mapped.
   void awaitRequest(int socket) {
-    if (prepared_) return;
-    if (containers_ < 2) {
-      if (!sawNative_) return;  // nothing forked yet, or one Wasm container alone
-      pollfd fd{socket, POLLIN, 0};
-      if (::poll(&fd, 1, kIdleBeforePreparingMs) != 0) return;  // a request (or an error)
+    if (!prepared_ && preparationDue(socket)) {
+      prepared_ = true;
+      engine_.prepareForks();
+      checkStillOneThread("preparing the engine for forks");
+      releasePending_ = true;
     }
-    prepared_ = true;
-    engine_.prepareForks();
-    checkStillOneThread("preparing the engine for forks");
+    if (releasePending_ && !requestWaiting(socket, 0)) releaseEnginePages();
   }
 
   void afterSpawn(const SpawnRequest& request, const engine::ModuleSource& module,
@@ -218,10 +223,48 @@ class ForkPreparation {
     if (++spawns_[module.digest] != 2) return;
     engine_.prepareModuleForForks(module, artifactFd);
     checkStillOneThread("preparing a module for forks");
+    releasePending_ = true;
+  }
+
+  // The files mapped before the engine was loaded (the shim's own, shared with it); the
+  // engine's libraries are the others. Without them, nothing is released.
+  void engineLoaded(Expected<std::unordered_set<std::string>> filesBefore) {
+    if (!filesBefore) {
+      log::debug("zygote: not releasing the engine's file pages: {}",
+                 filesBefore.error().message);
+      return;
+    }
+    filesBefore_ = std::move(*filesBefore);
+    releasePending_ = true;
   }
 
  private:
+  static bool requestWaiting(int socket, int timeoutMs) {
+    pollfd fd{socket, POLLIN, 0};
+    return ::poll(&fd, 1, timeoutMs) != 0;  // a request, EOF or an error: let the loop see it
+  }
+
+  bool preparationDue(int socket) const {
+    if (containers_ >= 2) return true;
+    if (!sawNative_) return false;  // nothing forked yet, or one Wasm container alone
+    return !requestWaiting(socket, kIdleBeforePreparingMs);
+  }
+
+  // See file_pages.h: the pages stay cached; containers fault in what they run.
+  void releaseEnginePages() {
+    releasePending_ = false;
+    if (!filesBefore_) return;
+    auto released = releaseCleanFilePages(*filesBefore_);
+    if (released)
+      log::debug("zygote: released {} KiB of the engine's file pages ({} mappings)",
+                 released->bytes / 1024, released->mappings);
+    else
+      log::debug("zygote: releasing the engine's file pages: {}", released.error().message);
+  }
+
   engine::Engine& engine_;
+  std::optional<std::unordered_set<std::string>> filesBefore_;
+  bool releasePending_ = false;
   bool prepared_ = false;
   bool sawNative_ = false;                       // a native process was forked (a pod's pause)
   int containers_ = 0;                           // container and exec processes forked
@@ -233,6 +276,7 @@ class ForkPreparation {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);  // EOF ends it too; this covers a stuck read
   resetSignals();
   closeAllFdsExcept({STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, socket});
+  auto filesBeforeEngine = mappedFiles();
 
   Expected<std::unique_ptr<engine::Engine>> made = makeError(ErrorCode::kInternal, "no engine");
   try {
@@ -261,6 +305,7 @@ class ForkPreparation {
   UniqueFd shimPidfd(static_cast<int>(::syscall(SYS_pidfd_open, ::getppid(), 0)));
   pid_t* tidSlot = threadDescriptorTid();
   ForkPreparation preparation(engine);
+  preparation.engineLoaded(std::move(filesBeforeEngine));
   for (;;) {
     preparation.awaitRequest(socket);
     auto request = protocol::receiveRequest(socket);

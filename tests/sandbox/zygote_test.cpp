@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -561,6 +562,71 @@ TEST(ZygoteStart, EngineErrorsReachTheCaller) {
   pid_t zp = z->pid();
   z->stop();
   EXPECT_EQ(::kill(zp, 0), -1);
+}
+
+// The Rss, in KiB, of `pid`'s mappings of `file` (-1 if it cannot be read).
+long rssKbOfFile(pid_t pid, const std::string& file) {
+  std::ifstream smaps(fmt::format("/proc/{}/smaps", pid));
+  if (!smaps) return -1;
+  long total = 0;
+  bool inFile = false;
+  for (std::string line; std::getline(smaps, line);) {
+    if (line.starts_with("Rss:")) {
+      if (inFile) total += std::stol(line.substr(4));
+    } else if (line.find(" /") != std::string::npos && line.find('-') < line.find(' ')) {
+      inFile = line.ends_with(" " + file);
+    }
+  }
+  return total;
+}
+
+// What loading an engine leaves mapped in the zygote (libnode: its symbol and relocation
+// tables, its constructors' code) is given back once no request waits: here a file the
+// engine factory maps and reads, as a library's loading would. The zygote still works.
+TEST(ZygoteStart, GivesBackTheEnginesFilePagesWhenIdle) {
+  auto dir = TempDir::create("zygote-pages-");
+  ASSERT_TRUE(dir);
+  std::string library = (*dir / "libengine.so").string();
+  std::ofstream(library, std::ios::binary) << std::string(1 << 20, 'x');
+  auto z = Zygote::start([library]() -> Expected<std::unique_ptr<engine::Engine>> {
+    UniqueFd fd(::open(library.c_str(), O_RDONLY | O_CLOEXEC));
+    void* at = ::mmap(nullptr, 1 << 20, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+    if (at == MAP_FAILED) return makeSysError("mmap");
+    volatile char sum = 0;
+    for (size_t i = 0; i < (1 << 20); i += 4096) sum = static_cast<char>(sum + static_cast<char*>(at)[i]);
+    return makeTestEngine("wasm2c");
+  });
+  ASSERT_TRUE(z) << z->pid();
+  auto ready = z->waitReady();
+  ASSERT_TRUE(ready) << ready.error().message;
+  long rss = -1;
+  for (auto deadline = Clock::now() + std::chrono::seconds(5); Clock::now() < deadline;) {
+    rss = rssKbOfFile(z->pid(), library);
+    if (rss == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(rss, 0) << "the zygote kept the engine's file pages";
+
+  // A module runs as before (wasm2c: from its precompiled artifact, as the shim gives it).
+  auto engine = makeTestEngine("wasm2c");
+  ASSERT_TRUE(engine) << engine.error().message;
+  auto bytes = readFile(modulePath("exit42"));
+  ASSERT_TRUE(bytes);
+  engine::ArtifactCache cache(*dir / "cache");
+  auto artifact = engine::precompiledArtifact(
+      **engine, engine::makeModuleSource("exit42", std::move(*bytes)), cache);
+  ASSERT_TRUE(artifact) << artifact.error().message;
+  SpawnRequest r;
+  r.containerId = "exit42";
+  r.modulePath = modulePath("exit42").string();
+  r.args = {"exit42.wasm"};
+  r.artifactFd = artifact->get();
+  auto pid = z->spawn(r);
+  ASSERT_TRUE(pid) << pid.error().message;
+  int status = -1;
+  ASSERT_EQ(::waitpid(*pid, &status, 0), *pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 42) << status;
+  z->stop();
 }
 
 }  // namespace
