@@ -24,10 +24,13 @@
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
 #include "oci/runtime_spec.h"
 #include "sandbox/cgroup.h"
+#include "shim/engine_host.h"
 #include "shim/proto_time.h"
 #include "shim/rootfs_mount.h"
 #include "shim/shim_address.h"
 #include "ttrpc/unix_socket.h"
+
+extern char** environ;
 
 namespace runwasi::shim {
 namespace {
@@ -99,36 +102,40 @@ Expected<UniqueFd> lockStarts() {
 
 // The daemon is start's own fork, not a re-executed binary: exec and the dynamic loader
 // cost ~2.3 ms per shim here (3 ms to run `-v` vs 0.6 ms for an empty program), on every
-// container's critical path. start is single-threaded, so the fork is safe; the child
-// detaches (own session, stdio on /dev/null, so containerd's read of start's output ends
-// when start exits), keeps only the listener (as fd 3) and runs the daemon body. Never
-// returns in the child.
+// container's critical path. start is single-threaded, so the fork is safe. Never returns
+// in the child.
 Expected<pid_t> forkDaemon(const ShimFlags& flags, const std::string& runtimeOptions, int listener,
                            const std::string& socketPath, const DaemonMain& daemonMain) {
-  UniqueFd devNull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!devNull) return makeSysError("opening /dev/null");
   pid_t pid = ::fork();
   if (pid < 0) return makeSysError("fork for the shim daemon");
   if (pid > 0) return pid;
-
-  ::setsid();
-  bool ok = ::dup2(devNull.get(), 0) == 0 && ::dup2(devNull.get(), 1) == 1 &&
-            ::dup2(devNull.get(), 2) == 2 && ::dup2(listener, kListenerFd) == kListenerFd;
-  // Nothing else of start's (or containerd's) descriptors reaches the daemon.
-  if (!ok || ::syscall(SYS_close_range, kListenerFd + 1, ~0U, 0) != 0) ::_exit(127);
-  // The listener must not reach the container processes the daemon starts.
-  ::fcntl(kListenerFd, F_SETFD, FD_CLOEXEC);
-  raiseOwnOomScore();
-
   DaemonContext context;
   context.flags = flags;
-  context.listener.reset(kListenerFd);
   context.socketPath = socketPath;
-  context.bundle = bundleOf(flags);
-  if (const char* ttrpc = std::getenv("TTRPC_ADDRESS")) context.ttrpcAddress = ttrpc;
   context.runtimeOptions = runtimeOptions;
-  int code = daemonMain(context);
-  std::exit(code);
+  runForkedDaemon(std::move(context), listener, daemonMain);
+}
+
+// What start hands to the engine host: itself, as the daemon would have inherited it.
+HostedStart hostedStart(const std::vector<std::string>& argv, const std::string& runtimeOptions,
+                        const std::string& socketPath) {
+  HostedStart s;
+  s.argv = argv;
+  for (char** e = environ; e && *e; ++e) s.env.emplace_back(*e);
+  std::error_code ec;
+  s.cwd = std::filesystem::current_path(ec).string();
+  s.socketPath = socketPath;
+  s.runtimeOptions = runtimeOptions;
+  mode_t mask = ::umask(0);
+  ::umask(mask);
+  s.umask = mask;
+  if (auto score = readFile("/proc/self/oom_score_adj")) {
+    try {
+      s.oomScoreAdj = std::stoi(std::string(score->begin(), score->end()));
+    } catch (const std::exception&) {
+    }
+  }
+  return s;
 }
 
 void printError(const ShimIdentity& identity, const Error& error) {
@@ -136,6 +143,27 @@ void printError(const ShimIdentity& identity, const Error& error) {
 }
 
 }  // namespace
+
+[[noreturn]] void runForkedDaemon(DaemonContext context, int listener,
+                                  const DaemonMain& daemonMain) {
+  // Detached: own session, stdio on /dev/null (so containerd's read of start's output ends
+  // when start exits); of all descriptors only the listener, as fd 3.
+  int devNull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  ::setsid();
+  bool ok = devNull >= 0 && ::dup2(devNull, 0) == 0 && ::dup2(devNull, 1) == 1 &&
+            ::dup2(devNull, 2) == 2 && ::dup2(listener, kListenerFd) == kListenerFd;
+  // Nothing else of start's (or containerd's, or the engine host's) descriptors stays.
+  if (!ok || ::syscall(SYS_close_range, kListenerFd + 1, ~0U, 0) != 0) ::_exit(127);
+  // The listener must not reach the container processes the daemon starts.
+  ::fcntl(kListenerFd, F_SETFD, FD_CLOEXEC);
+  raiseOwnOomScore();
+
+  context.listener.reset(kListenerFd);
+  context.bundle = bundleOf(context.flags);
+  if (const char* ttrpc = std::getenv("TTRPC_ADDRESS")) context.ttrpcAddress = ttrpc;
+  int code = daemonMain(context);
+  std::exit(code);
+}
 
 std::string versionText(const ShimIdentity& identity) {
   // Go's shims: Printf("%s:\n"), Println("  Version: ", v), Println("  Revision:", r),
@@ -175,7 +203,8 @@ Expected<std::string> readGroupId(const std::filesystem::path& bundle, const std
 }
 
 Expected<std::string> startShim(const ShimFlags& flags, const std::string& runtimeOptions,
-                                const DaemonMain& daemonMain) {
+                                const DaemonMain& daemonMain, const EngineHost* host,
+                                const std::vector<std::string>& argv) {
   std::filesystem::path bundle = bundleOf(flags);
   TRY(std::string group, readGroupId(bundle, flags.id));
   std::string address = socketAddress(flags.address, flags.ns, group);
@@ -209,7 +238,10 @@ Expected<std::string> startShim(const ShimFlags& flags, const std::string& runti
   ScopeExit removeOnError([&] { (void)removeSocket(path); });
   if (::chmod(path.c_str(), 0600) != 0) return makeSysError("chmod " + path);
   TRY_VOID(writeAddressFile(bundle, address));
-  TRY_VOID(forkDaemon(flags, runtimeOptions, listener->get(), path, daemonMain));
+  // The engine host's fork if it can (engine_host.h), else our own.
+  bool hosted = host && !argv.empty() && engineHostEnabled() &&
+                host->forkDaemon(hostedStart(argv, runtimeOptions, path), listener->get());
+  if (!hosted) TRY_VOID(forkDaemon(flags, runtimeOptions, listener->get(), path, daemonMain));
   removeOnError.dismiss();
   return address;
 }
@@ -266,7 +298,16 @@ Expected<std::string> deleteShim(const ShimFlags& flags) {
   return response.SerializeAsString();
 }
 
-int runShim(int argc, char** argv, const ShimIdentity& identity, const DaemonMain& daemonMain) {
+int runShim(int argc, char** argv, const ShimIdentity& identity, const DaemonMain& daemonMain,
+            const EngineHost* host) {
+  // The engine host: "<shim> engine-host" and the empty arguments that make room for its
+  // daemons' command lines (engine_host.cpp).
+  if (argc >= 2 && std::string_view(argv[1]) == "engine-host" &&
+      std::all_of(argv + 2, argv + argc, [](const char* arg) { return *arg == '\0'; })) {
+    if (host) return host->run();
+    printError(identity, Error{ErrorCode::kInvalidArgument, 0, "this shim has no engine host"});
+    return 1;
+  }
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   auto flags = parseShimFlags(args);
   if (!flags) {
@@ -290,7 +331,8 @@ int runShim(int argc, char** argv, const ShimIdentity& identity, const DaemonMai
         output = tl::unexpected(std::move(options).error());
         break;
       }
-      output = startShim(*flags, *options, daemonMain);
+      output = startShim(*flags, *options, daemonMain, host,
+                         std::vector<std::string>(argv, argv + argc));
       break;
     }
     case ShimAction::kDelete:

@@ -12,9 +12,11 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
+#include "sandbox/zygote.h"
 #include "shim/bootstrap_flags.h"
 
 namespace runwasi::shim {
@@ -34,14 +36,21 @@ struct DaemonContext {
   std::filesystem::path bundle;  // -bundle, else the working directory
   std::string ttrpcAddress;      // $TTRPC_ADDRESS: containerd's ttrpc socket (events)
   std::string runtimeOptions;    // the serialized options Any start read on stdin
+  // Set in a daemon the engine host forked: the engine the host loaded, for the zygote.
+  sandbox::EngineFactory engine;
 };
 
 // The daemon's body: serve ttrpc on context.listener until shutdown; returns the exit code.
 using DaemonMain = std::function<int(DaemonContext&)>;
 
+class EngineHost;
+
 // The whole binary: parses argv, runs the action, prints errors as "<name>: <message>" on
-// stderr; returns the process exit code (0, or 1 on error as Go's shims do).
-int runShim(int argc, char** argv, const ShimIdentity& identity, const DaemonMain& daemonMain);
+// stderr; returns the process exit code (0, or 1 on error as Go's shims do). With `host`,
+// start asks that binary's engine host to fork the daemon (engine_host.h), and the hidden
+// action `engine-host` runs the host.
+int runShim(int argc, char** argv, const ShimIdentity& identity, const DaemonMain& daemonMain,
+            const EngineHost* host = nullptr);
 
 // The pieces runShim is made of, exposed for tests.
 
@@ -53,11 +62,20 @@ std::string versionText(const ShimIdentity& identity);
 // is an error.
 Expected<std::string> readGroupId(const std::filesystem::path& bundle, const std::string& id);
 
-// `start`: reuses a live daemon for the group or forks one running daemonMain; writes
+// `start`: reuses a live daemon for the group or forks one running daemonMain (or has the
+// engine host fork it, given `host` and start's whole command line `argv`); writes
 // <bundle>/address and returns the address to print. runtimeOptions is what was read from
 // stdin. Must be called by a single-threaded process (it forks).
 Expected<std::string> startShim(const ShimFlags& flags, const std::string& runtimeOptions,
-                                const DaemonMain& daemonMain);
+                                const DaemonMain& daemonMain, const EngineHost* host = nullptr,
+                                const std::vector<std::string>& argv = {});
+
+// The daemon side of a fork made for a start (by start itself or by the engine host): a
+// new session, stdio on /dev/null, `listener` as fd 3 and no other descriptor, the OOM
+// score one above the process's, then daemonMain with `context` completed (listener,
+// bundle, $TTRPC_ADDRESS). Exits with daemonMain's result.
+[[noreturn]] void runForkedDaemon(DaemonContext context, int listener,
+                                  const DaemonMain& daemonMain);
 
 // `delete`: removes what a dead daemon left for this id (its socket file when nothing
 // answers on it) and returns the serialized DeleteResponse to print. Never fails on

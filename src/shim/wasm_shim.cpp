@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common/log.h"
+#include "shim/engine_host.h"
 #include "shim/event_publisher.h"
 #include "shim/instance.h"
 #include "shim/reaper.h"
@@ -46,7 +47,8 @@ int runWasmDaemon(DaemonContext& context, const ShimIdentity& identity,
   // The zygote first, at once: it loads and prepares the engine (V8: libnode, tens of ms)
   // while this process starts serving; the shim itself never loads the engine's runtime
   // (ZygoteEngine: what Create needs of the engine comes in the zygote's hello).
-  auto zygote = sandbox::Zygote::start(makeEngine);
+  // A daemon the engine host forked takes over the host's loaded engine.
+  auto zygote = sandbox::Zygote::start(context.engine ? context.engine : makeEngine);
   if (!zygote) {
     log::error("{}", zygote.error().message);
     return 1;
@@ -124,10 +126,13 @@ int runWasmDaemon(DaemonContext& context, const ShimIdentity& identity,
 }
 
 int runWasmShim(int argc, char** argv, const ShimIdentity& identity,
-                sandbox::EngineFactory makeEngine) {
-  return runShim(argc, argv, identity, [&](DaemonContext& context) {
+                sandbox::EngineFactory makeEngine, WasmShimOptions options) {
+  DaemonMain daemonMain = [&](DaemonContext& context) {
     return runWasmDaemon(context, identity, makeEngine);
-  });
+  };
+  std::optional<EngineHost> host;
+  if (options.engineHost) host.emplace(identity, makeEngine, daemonMain);
+  return runShim(argc, argv, identity, daemonMain, host ? &*host : nullptr);
 }
 
 }  // namespace runwasi::shim

@@ -7,11 +7,17 @@
 
 namespace runwasi::shim {
 
+struct WasmShimOptions {
+  // Starts ask a per-node engine host to fork the daemon with the engine already loaded
+  // (engine_host.h): for engines whose runtime is costly to load (V8's libnode).
+  bool engineHost = false;
+};
+
 // The whole main() of a shim binary such as containerd-shim-v8-v1: `makeEngine` makes the
-// engine, once in the zygote (which forks every container) and once in the shim (for the
-// artifact cache's key and the module checks).
+// engine once in the zygote (which forks every container), or once per node in the
+// engine host.
 int runWasmShim(int argc, char** argv, const ShimIdentity& identity,
-                sandbox::EngineFactory makeEngine);
+                sandbox::EngineFactory makeEngine, WasmShimOptions options = {});
 
 // The daemon: logs to the bundle's `log` FIFO (debug level with -debug), becomes a child
 // subreaper, starts the zygote (before any thread exists), the reaper, the event publisher

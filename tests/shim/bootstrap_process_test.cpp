@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -28,7 +30,9 @@
 #include "common/file.h"
 #include "common/temp_dir.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
+#include "engine/null/null_engine.h"
 #include "shim/bootstrap.h"
+#include "shim/engine_host.h"
 #include "shim/shim_address.h"
 #include "ttrpc/client.h"
 #include "ttrpc/server.h"
@@ -39,6 +43,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kShimModeEnv[] = "RUNWASI_BOOTSTRAP_TEST_SHIM";
+constexpr char kHostEnv[] = "RUNWASI_BOOTSTRAP_TEST_HOST";
 constexpr char kShimName[] = "containerd-shim-test-v1";
 constexpr char kTestService[] = "runwasi.test.Bootstrap";
 constexpr char kFakeTtrpc[] = "/run/bootstrap-test/ttrpc.sock";
@@ -53,7 +58,8 @@ int testDaemon(DaemonContext& context) {
         return "id=" + context.flags.id + "\nns=" + context.flags.ns +
                "\nbundle=" + context.bundle.string() + "\ncwd=" + fs::current_path(ec).string() +
                "\nttrpc=" + context.ttrpcAddress + "\nsocket=" + context.socketPath +
-               "\noptions=" + context.runtimeOptions + "\n";
+               "\noptions=" + context.runtimeOptions + "\nhosted=" + (context.engine ? "1" : "0") +
+               "\nparent=" + std::to_string(::getppid()) + "\n";
       });
   if (!(*server)->listen(std::move(context.listener))) return 3;
   return (*server)->run() ? 0 : 4;
@@ -84,8 +90,14 @@ class ShimMode : public ::testing::Environment {
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
-    int code = runShim(static_cast<int>(args.size()), argv.data(), {kShimName, "9.8.7", "test-rev"},
-                       testDaemon);
+    ShimIdentity identity{kShimName, "9.8.7", "test-rev"};
+    // With an engine host (the null engine) when the environment says so.
+    std::optional<EngineHost> host;
+    if (std::getenv(kHostEnv) != nullptr)
+      host.emplace(identity, [] { return Expected<std::unique_ptr<engine::Engine>>(engine::makeNullEngine()); },
+                   testDaemon);
+    int code = runShim(static_cast<int>(args.size()), argv.data(), identity, testDaemon,
+                       host ? &*host : nullptr);
     std::fflush(stdout);
     std::fflush(stderr);
     ::_exit(code);
@@ -132,6 +144,10 @@ class BootstrapProcessTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    for (pid_t pid : hostPids()) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
     for (pid_t pid : daemonPids()) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
@@ -166,7 +182,8 @@ class BootstrapProcessTest : public ::testing::Test {
 
   // Runs this binary as the shim, as containerd would: cwd = bundle, options on stdin.
   ShimRun runShimBinary(std::vector<std::string> args, const fs::path& cwd,
-                        const std::string& stdinData = "") {
+                        const std::string& stdinData = "",
+                        const std::vector<std::string>& extraEnv = {}) {
     static std::atomic<int> counter{0};
     fs::path io = scratch_->path() / ("io-" + std::to_string(counter++));
     fs::create_directories(io);
@@ -179,6 +196,7 @@ class BootstrapProcessTest : public ::testing::Test {
     }
     env.push_back(std::string(kShimModeEnv) + "=1");
     env.push_back(std::string("TTRPC_ADDRESS=") + kFakeTtrpc);
+    env.insert(env.end(), extraEnv.begin(), extraEnv.end());
     args.insert(args.begin(), kShimName);
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(a.data());
@@ -234,6 +252,25 @@ class BootstrapProcessTest : public ::testing::Test {
     return pids;
   }
 
+  // Engine hosts of this binary that are this process's children (the subreaper's).
+  std::vector<pid_t> hostPids() const {
+    std::vector<pid_t> pids;
+    std::string cmdline = std::string(kShimName) + '\0' + "engine-host" + '\0';  // then NULs
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr) return pids;
+    while (dirent* entry = ::readdir(proc)) {
+      pid_t pid = std::atoi(entry->d_name);
+      if (pid <= 0 || !slurp(fs::path("/proc") / entry->d_name / "cmdline").starts_with(cmdline))
+        continue;
+      std::string stat = slurp(fs::path("/proc") / entry->d_name / "stat");
+      size_t close = stat.rfind(')');
+      pid_t parent = close == std::string::npos ? 0 : std::atoi(stat.c_str() + close + 4);
+      if (parent == ::getpid()) pids.push_back(pid);
+    }
+    ::closedir(proc);
+    return pids;
+  }
+
   // Calls the daemon's Describe on the address.
   std::string describe(const std::string& address) {
     auto path = socketPathOf(address);
@@ -279,7 +316,8 @@ TEST_F(BootstrapProcessTest, StartServesThenReusesTheGroupsDaemon) {
   ASSERT_TRUE(socket);
   EXPECT_EQ(described, "id=c1\nns=" + ns_ + "\nbundle=" + first.string() +
                            "\ncwd=" + first.string() + "\nttrpc=" + kFakeTtrpc +
-                           "\nsocket=" + *socket + "\noptions=options-any-bytes\n");
+                           "\nsocket=" + *socket + "\noptions=options-any-bytes\nhosted=0\nparent=" +
+                           std::to_string(::getpid()) + "\n");
   struct stat st {};
   ASSERT_EQ(::stat(socket->c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -447,6 +485,122 @@ TEST_F(BootstrapProcessTest, TheDaemonKeepsOnlyItsSocketAndDevNull) {
                 target.starts_with("anon_inode:"))
         << "fd " << entry.path().filename() << " -> " << target;
   }
+}
+
+}  // namespace
+}  // namespace runwasi::shim
+
+namespace runwasi::shim {
+namespace {
+
+// The value of `key` in a Describe answer.
+std::string field(const std::string& described, const std::string& key) {
+  std::string text = "\n" + described;
+  size_t at = text.find("\n" + key + "=");
+  if (at == std::string::npos) return "";
+  at += key.size() + 2;
+  return text.substr(at, text.find('\n', at) - at);
+}
+
+// With an engine host: the first start forks its daemon itself and launches the host; once
+// the host listens, starts hand their daemon to it. A hosted daemon got everything a
+// start-forked one gets (flags, bundle and cwd, $TTRPC_ADDRESS, socket, options, command
+// line, OOM score), is the host's child, and keeps serving when the host is killed.
+TEST_F(BootstrapProcessTest, EngineHostForksTheDaemonsOnceItListens) {
+  std::vector<std::string> hostEnv = {std::string(kHostEnv) + "=1"};
+  std::string first = group("first");
+  ShimRun run = runShimBinary(shimArgs("h0", "start"), podBundle("h0", first), "", hostEnv);
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(field(describe(address(first)), "hosted"), "0");
+
+  std::string described, pod;
+  for (int i = 1; i < 100; ++i) {
+    pod = group("pod" + std::to_string(i));
+    std::string id = "h" + std::to_string(i);
+    run = runShimBinary(shimArgs(id, "start"), podBundle(id, pod), "opts", hostEnv);
+    ASSERT_EQ(run.exitCode, 0) << run.err;
+    described = describe(address(pod));
+    if (field(described, "hosted") == "1") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(field(described, "hosted"), "1") << "no start was hosted: " << described;
+  std::vector<pid_t> hosts = hostPids();
+  ASSERT_EQ(hosts.size(), 1u);
+  EXPECT_EQ(field(described, "parent"), std::to_string(hosts[0]));
+  fs::path bundle = scratch_->path() / field(described, "id");
+  auto socket = socketPathOf(address(pod));
+  ASSERT_TRUE(socket);
+  EXPECT_EQ(field(described, "ns"), ns_);
+  EXPECT_EQ(field(described, "bundle"), bundle.string());
+  EXPECT_EQ(field(described, "cwd"), bundle.string());
+  EXPECT_EQ(field(described, "ttrpc"), kFakeTtrpc);
+  EXPECT_EQ(field(described, "socket"), *socket);
+  EXPECT_EQ(field(described, "options"), "opts");
+  EXPECT_EQ(run.out, address(pod));
+  EXPECT_EQ(run.err, "");
+
+  // Found by its command line (start's), like every daemon; the OOM score as start's fork.
+  std::vector<pid_t> daemons = daemonPids();
+  pid_t hosted = -1;
+  for (pid_t pid : daemons)
+    if (slurp("/proc/" + std::to_string(pid) + "/cmdline").find(field(described, "id")) !=
+        std::string::npos)
+      hosted = pid;
+  ASSERT_GT(hosted, 0) << "the hosted daemon does not show start's command line";
+  auto own = std::stoi(slurp("/proc/self/oom_score_adj"));
+  EXPECT_EQ(std::stoi(slurp("/proc/" + std::to_string(hosted) + "/oom_score_adj")),
+            std::min(own + 1, 1000));
+
+  // The host dies: its daemons serve on; the next start forks its own daemon.
+  ASSERT_EQ(::kill(hosts[0], SIGKILL), 0);
+  ::waitpid(hosts[0], nullptr, 0);
+  EXPECT_EQ(field(describe(address(pod)), "options"), "opts");
+  std::string after = group("after");
+  run = runShimBinary(shimArgs("z1", "start"), podBundle("z1", after), "", hostEnv);
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(field(describe(address(after)), "hosted"), "0");
+}
+
+// RUNWASI_ENGINE_HOST=0 in start's environment: no host is used or launched. A start whose
+// process differs from the host's (here: a lower open-files limit) is refused by the host
+// and forks its daemon itself.
+TEST_F(BootstrapProcessTest, EngineHostIsSkippedWhenDisabledOrDifferent) {
+  std::vector<std::string> off = {std::string(kHostEnv) + "=1", "RUNWASI_ENGINE_HOST=0"};
+  std::string a = group("off");
+  ShimRun run = runShimBinary(shimArgs("o1", "start"), podBundle("o1", a), "", off);
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(field(describe(address(a)), "hosted"), "0");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(hostPids().size(), 0u) << "a host was launched";
+
+  // A host, then a start with another RLIMIT_NOFILE.
+  std::vector<std::string> on = {std::string(kHostEnv) + "=1"};
+  bool hostedOnce = false;
+  for (int i = 0; i < 100 && !hostedOnce; ++i) {
+    std::string g = group("warm" + std::to_string(i));
+    std::string id = "w" + std::to_string(i);
+    ASSERT_EQ(runShimBinary(shimArgs(id, "start"), podBundle(id, g), "", on).exitCode, 0);
+    hostedOnce = field(describe(address(g)), "hosted") == "1";
+    if (!hostedOnce) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(hostedOnce);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit lower = saved;
+  lower.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 512) - 1;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lower), 0);
+  std::string b = group("different");
+  run = runShimBinary(shimArgs("d1", "start"), podBundle("d1", b), "", on);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(field(describe(address(b)), "hosted"), "0");
+}
+
+// The host action of a binary without a host is an error, not a hang.
+TEST_F(BootstrapProcessTest, EngineHostActionWithoutAHostFails) {
+  ShimRun run = runShimBinary({"engine-host"}, scratch_->path());
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.err, std::string(kShimName) + ": this shim has no engine host\n");
 }
 
 }  // namespace

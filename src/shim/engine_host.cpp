@@ -1,0 +1,433 @@
+#include "shim/engine_host.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/file.h"
+#include "common/log.h"
+#include "sandbox/file_pages.h"
+
+extern char** environ;
+
+namespace runwasi::shim {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::string_view kGo = "go";
+// How long start waits for the host's reply before forking the daemon itself.
+constexpr int kReplyTimeoutMs = 2000;
+constexpr size_t kMaxMessage = 1 << 20;
+
+sockaddr_un abstractAddress(const std::string& name, socklen_t& length) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  size_t n = std::min(name.size(), sizeof(address.sun_path) - 1);
+  std::memcpy(address.sun_path + 1, name.data(), n);  // sun_path[0] = 0: abstract
+  length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
+  return address;
+}
+
+void setTimeouts(int fd, int ms) {
+  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+// One SEQPACKET message, with `fd` attached when it is not -1.
+Expected<void> sendMessage(int socket, std::string_view data, int fd = -1) {
+  iovec iov{const_cast<char*>(data.data()), data.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
+  for (;;) {
+    ssize_t n = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
+    if (n >= 0) return {};
+    if (errno != EINTR) return makeSysError("sending to the engine host");
+  }
+}
+
+struct Message {
+  std::string data;
+  UniqueFd fd;
+};
+
+// One SEQPACKET message and the fd it carries, if any; an empty message is EOF.
+Expected<Message> receiveMessage(int socket) {
+  Message out;
+  out.data.resize(kMaxMessage);
+  iovec iov{out.data.data(), out.data.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return makeSysError("receiving from the engine host's peer");
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      out.fd.reset(fd);
+    }
+  }
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+    return makeError(ErrorCode::kInvalidArgument, "engine host message truncated");
+  out.data.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::string hex(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+Expected<std::string> unhex(std::string_view text) {
+  if (text.size() % 2 != 0) return makeError(ErrorCode::kInvalidArgument, "odd hex length");
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (size_t i = 0; i < text.size(); i += 2) {
+    auto digit = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    int hi = digit(text[i]), lo = digit(text[i + 1]);
+    if (hi < 0 || lo < 0) return makeError(ErrorCode::kInvalidArgument, "bad hex digit");
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+std::string encode(const HostedStart& s) {
+  nlohmann::json j;
+  j["argv"] = s.argv;
+  j["env"] = s.env;
+  j["cwd"] = s.cwd;
+  j["socketPath"] = s.socketPath;
+  j["runtimeOptions"] = hex(s.runtimeOptions);
+  j["oomScoreAdj"] = s.oomScoreAdj;
+  j["umask"] = s.umask;
+  // Paths and environment values need not be UTF-8: replace rather than throw.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Expected<HostedStart> decode(std::string_view text) {
+  try {
+    auto j = nlohmann::json::parse(text);
+    HostedStart s;
+    s.argv = j.at("argv").get<std::vector<std::string>>();
+    s.env = j.at("env").get<std::vector<std::string>>();
+    s.cwd = j.at("cwd").get<std::string>();
+    s.socketPath = j.at("socketPath").get<std::string>();
+    TRY(s.runtimeOptions, unhex(j.at("runtimeOptions").get<std::string>()));
+    s.oomScoreAdj = j.at("oomScoreAdj").get<int>();
+    s.umask = j.at("umask").get<unsigned>();
+    if (s.argv.empty()) return makeError(ErrorCode::kInvalidArgument, "empty argv");
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    return makeError(ErrorCode::kInvalidArgument, fmt::format("bad start request: {}", e.what()));
+  }
+}
+
+std::string textOf(const std::filesystem::path& path) {
+  auto bytes = readFile(path);
+  return bytes ? std::string(bytes->begin(), bytes->end()) : std::string("?");
+}
+
+int threadCount() {
+  DIR* dir = ::opendir("/proc/self/task");
+  if (!dir) return -1;
+  int count = 0;
+  while (dirent* e = ::readdir(dir))
+    if (e->d_name[0] != '.') ++count;
+  ::closedir(dir);
+  return count;
+}
+
+// The host's command line has room for a daemon's: "<shim> engine-host" and then this
+// many empty arguments (NUL bytes).
+constexpr int kCommandLineRoom = 4096;
+
+// The daemon's command line as ps shows it: start's, as when start forks it, written over
+// the host's in place (PR_SET_MM needs CAP_SYS_RESOURCE, which containerd's hosts may lack).
+// Cut to the room there is; the rest stays NUL, the last byte too, so that the kernel
+// shows the whole area.
+void showCommandLine(const std::vector<std::string>& argv) {
+  std::string stat = textOf("/proc/self/stat");
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return;
+  std::vector<unsigned long> fields;  // from field 3 (state) on
+  std::istringstream in(stat.substr(close + 2));
+  std::string word;
+  while (in >> word) fields.push_back(std::strtoul(word.c_str(), nullptr, 10));
+  // arg_start and arg_end are fields 48 and 49 (proc(5)).
+  if (fields.size() < 47) return;
+  auto* begin = reinterpret_cast<char*>(fields[45]);
+  auto* end = reinterpret_cast<char*>(fields[46]);
+  if (begin == nullptr || end <= begin) return;
+  std::string joined;
+  for (const std::string& arg : argv) joined.append(arg).push_back('\0');
+  size_t room = static_cast<size_t>(end - begin) - 1;
+  std::memset(begin, 0, static_cast<size_t>(end - begin));
+  std::memcpy(begin, joined.data(), std::min(room, joined.size()));
+  std::string name = std::filesystem::path(argv[0]).filename().string();
+  ::prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);
+}
+
+void writeOomScore(int value) {
+  UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+  std::string text = std::to_string(value);
+  if (fd) (void)!::write(fd.get(), text.data(), text.size());
+}
+
+// The host's child for one start: waits for start's "go" (EOF: start gave up and forks its
+// own daemon), takes on start's environment, then becomes the daemon. Never returns.
+[[noreturn]] void runHostedDaemon(int connection, HostedStart start, UniqueFd listener,
+                                  engine::Engine* engine, const DaemonMain& daemonMain) {
+  char go[8];
+  ssize_t n;
+  do {
+    n = ::read(connection, go, sizeof go);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(kGo.size()) || std::string_view(go, kGo.size()) != kGo) ::_exit(0);
+  ::close(connection);
+
+  ::clearenv();
+  for (const std::string& entry : start.env) ::putenv(::strdup(entry.c_str()));
+  if (::chdir(start.cwd.c_str()) != 0) ::_exit(1);
+  ::umask(start.umask);
+  writeOomScore(start.oomScoreAdj);
+  showCommandLine(start.argv);
+
+  std::vector<std::string> args(start.argv.begin() + 1, start.argv.end());
+  auto flags = parseShimFlags(args);
+  if (!flags) ::_exit(1);
+  DaemonContext context;
+  context.flags = *flags;
+  context.socketPath = start.socketPath;
+  context.runtimeOptions = std::move(start.runtimeOptions);
+  // The zygote takes over the engine the host loaded; nothing ever deletes it (every
+  // process that holds it ends with _exit or exit, without unwinding to its owner).
+  context.engine = [engine]() -> Expected<std::unique_ptr<engine::Engine>> {
+    return std::unique_ptr<engine::Engine>(engine);
+  };
+  runForkedDaemon(std::move(context), listener.get(), daemonMain);
+}
+
+}  // namespace
+
+bool engineHostEnabled() {
+  const char* value = std::getenv("RUNWASI_ENGINE_HOST");
+  return value == nullptr || std::string_view(value) != "0";
+}
+
+Expected<std::string> inheritedIdentity(pid_t pid) {
+  std::filesystem::path proc = fmt::format("/proc/{}", pid);
+  std::string out;
+  for (const char* ns : {"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"}) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(proc / "ns" / ns, ec);
+    out += fmt::format("ns {}: {}\n", ns, ec ? "-" : target.string());
+  }
+  std::error_code ec;
+  auto root = std::filesystem::read_symlink(proc / "root", ec);
+  if (ec) return makeError(ErrorCode::kUnavailable, fmt::format("process {} is gone", pid));
+  out += "root: " + root.string() + "\n";
+  out += "cgroup:\n" + textOf(proc / "cgroup");
+  out += "limits:\n" + textOf(proc / "limits");
+  out += "lsm: " + textOf(proc / "attr" / "current") + "\n";
+  std::string status = textOf(proc / "status");
+  for (std::string_view text = status; !text.empty();) {
+    std::string_view line = text.substr(0, text.find('\n'));
+    text.remove_prefix(std::min(text.size(), line.size() + 1));
+    for (std::string_view key : {"Uid:", "Gid:", "Groups:", "CapInh:", "CapPrm:", "CapEff:",
+                                 "CapBnd:", "CapAmb:", "NoNewPrivs:", "Seccomp:"})
+      if (line.starts_with(key)) out.append(line).push_back('\n');
+  }
+  return out;
+}
+
+EngineHost::EngineHost(ShimIdentity identity, sandbox::EngineFactory makeEngine,
+                       DaemonMain daemonMain)
+    : identity_(std::move(identity)),
+      makeEngine_(std::move(makeEngine)),
+      daemonMain_(std::move(daemonMain)) {}
+
+std::string EngineHost::socketName() const {
+  struct stat st {};
+  if (::stat("/proc/self/exe", &st) != 0) return "";
+  return fmt::format("runwasi-engine-host/{}/{:x}-{:x}-{:x}-{:x}.{:09}", identity_.name,
+                     st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+namespace {
+
+// A host for the next starts: `<shim> engine-host`, detached (own session, cwd /, stdio on
+// /dev/null, no descriptor of start's), as a grandchild so that start need not reap it.
+void launchHost(const std::string& name) {
+  pid_t child = ::fork();
+  if (child < 0) return;
+  if (child == 0) {
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    int devNull = ::open("/dev/null", O_RDWR);
+    if (devNull < 0 || ::chdir("/") != 0) ::_exit(127);
+    ::dup2(devNull, 0);
+    ::dup2(devNull, 1);
+    ::dup2(devNull, 2);
+    ::syscall(SYS_close_range, 3, ~0U, 0);
+    std::vector<const char*> argv = {name.c_str(), "engine-host"};
+    argv.insert(argv.end(), kCommandLineRoom, "");
+    argv.push_back(nullptr);
+    ::execv("/proc/self/exe", const_cast<char* const*>(argv.data()));
+    ::_exit(127);
+  }
+  while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+Expected<pid_t> EngineHost::forkDaemon(const HostedStart& start, int listener) const {
+  std::string name = socketName();
+  if (name.empty()) return makeError(ErrorCode::kUnavailable, "cannot identify this binary");
+  UniqueFd socket(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!socket) return makeSysError("engine host socket");
+  socklen_t length;
+  sockaddr_un address = abstractAddress(name, length);
+  if (::connect(socket.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) {
+    // Not there, or bound by a host still loading the engine (not listening yet).
+    int err = errno;
+    if (err == ECONNREFUSED || err == ENOENT) launchHost(identity_.name);
+    return makeSysError("connecting to the engine host", err);
+  }
+  setTimeouts(socket.get(), kReplyTimeoutMs);
+  TRY_VOID(sendMessage(socket.get(), encode(start), listener));
+  TRY(Message reply, receiveMessage(socket.get()));
+  pid_t pid = -1;
+  try {
+    auto j = nlohmann::json::parse(reply.data);
+    if (j.contains("error"))
+      return makeError(ErrorCode::kUnavailable,
+                       "the engine host refused: " + j["error"].get<std::string>());
+    pid = j.at("pid").get<pid_t>();
+  } catch (const nlohmann::json::exception& e) {
+    return makeError(ErrorCode::kInternal, fmt::format("bad engine host reply: {}", e.what()));
+  }
+  TRY_VOID(sendMessage(socket.get(), kGo));
+  return pid;
+}
+
+int EngineHost::run() const {
+  ::prctl(PR_SET_NAME, "runwasi-host", 0, 0, 0);
+  if (::chdir("/") != 0) return 1;
+  std::string name = socketName();
+  if (name.empty()) return 1;
+  UniqueFd socket(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!socket) return 1;
+  socklen_t length;
+  sockaddr_un address = abstractAddress(name, length);
+  // Bound before loading: a second host launched meanwhile ends here. Starts that connect
+  // before listen() get ECONNREFUSED and fork their daemon themselves.
+  if (::bind(socket.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) return 0;
+
+  auto filesBefore = sandbox::mappedFiles();
+  auto engine = makeEngine_();
+  if (!engine) return 1;
+  if (auto prepared = (*engine)->prepare(); !prepared) return 1;
+  (*engine)->prepareForks();
+  if (threadCount() != 1) return 1;  // forks would lose threads
+  if (filesBefore) (void)sandbox::releaseCleanFilePages(*filesBefore);
+  auto own = inheritedIdentity(::getpid());
+  if (!own) return 1;
+  if (::listen(socket.get(), 128) != 0) return 1;
+
+  auto lastRequest = Clock::now();
+  for (;;) {
+    pollfd fd{socket.get(), POLLIN, 0};
+    int ready = ::poll(&fd, 1, 1000);
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    if (ready < 0 && errno != EINTR) return 1;
+    if (ready <= 0) {
+      if (Clock::now() - lastRequest > std::chrono::seconds(kIdleExitSeconds)) return 0;
+      continue;
+    }
+    lastRequest = Clock::now();
+    UniqueFd connection(::accept4(socket.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!connection) continue;
+    setTimeouts(connection.get(), kReplyTimeoutMs);
+
+    auto reply = [&](const nlohmann::json& j) { (void)sendMessage(connection.get(), j.dump()); };
+    ucred peer{};
+    socklen_t peerLength = sizeof peer;
+    if (::getsockopt(connection.get(), SOL_SOCKET, SO_PEERCRED, &peer, &peerLength) != 0 ||
+        peer.uid != ::geteuid()) {
+      reply({{"error", "not the host's user"}});
+      continue;
+    }
+    auto message = receiveMessage(connection.get());
+    if (!message || !message->fd) {
+      reply({{"error", "no start request"}});
+      continue;
+    }
+    auto start = decode(message->data);
+    if (!start) {
+      reply({{"error", start.error().message}});
+      continue;
+    }
+    auto theirs = inheritedIdentity(peer.pid);
+    if (!theirs || *theirs != *own) {
+      reply({{"error", "start's process differs from the host's (namespaces, cgroups, "
+                       "credentials or limits)"}});
+      continue;
+    }
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      socket.reset();
+      runHostedDaemon(connection.get(), std::move(*start), std::move(message->fd), engine->get(),
+                      daemonMain_);
+    }
+    if (pid < 0) {
+      reply({{"error", fmt::format("fork: {}", std::strerror(errno))}});
+      continue;
+    }
+    reply({{"pid", pid}});
+  }
+}
+
+}  // namespace runwasi::shim
