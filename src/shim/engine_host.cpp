@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -287,11 +288,34 @@ EngineHost::EngineHost(ShimIdentity identity, sandbox::EngineFactory makeEngine,
       makeEngine_(std::move(makeEngine)),
       daemonMain_(std::move(daemonMain)) {}
 
+namespace {
+
+// The environment the engine's loading reads (RUNWASI_V8_EXTRA_FLAGS changes V8's flags and
+// its cache key, RUNWASI_ENGINE_DIR where the plugin comes from; the loader's LD_*), as one
+// digest: starts whose settings differ must not share a host.
+std::string engineEnvironmentDigest() {
+  std::vector<std::string> entries;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry(*e);
+    if ((entry.starts_with("RUNWASI_") && !entry.starts_with("RUNWASI_ENGINE_HOST=")) ||
+        entry.starts_with("LD_"))
+      entries.emplace_back(entry);
+  }
+  std::sort(entries.begin(), entries.end());
+  std::string joined;
+  for (const std::string& entry : entries) joined.append(entry).push_back('\0');
+  return sha256Hex(std::span(reinterpret_cast<const uint8_t*>(joined.data()), joined.size()))
+      .substr(0, 16);
+}
+
+}  // namespace
+
 std::string EngineHost::socketName() const {
   struct stat st {};
   if (::stat("/proc/self/exe", &st) != 0) return "";
-  return fmt::format("runwasi-engine-host/{}/{:x}-{:x}-{:x}-{:x}.{:09}", identity_.name,
-                     st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  return fmt::format("runwasi-engine-host/{}/{:x}-{:x}-{:x}-{:x}.{:09}/{}", identity_.name,
+                     st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                     engineEnvironmentDigest());
 }
 
 namespace {

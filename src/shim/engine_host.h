@@ -51,9 +51,10 @@ class EngineHost {
   // run in the host's fork with DaemonContext::engine set to the host's loaded engine.
   EngineHost(ShimIdentity identity, sandbox::EngineFactory makeEngine, DaemonMain daemonMain);
 
-  // The abstract socket this binary's host listens on: the shim's name and the identity
-  // of the binary (device, inode, size, mtime), so that an upgraded binary gets a new host.
-  // Empty when the binary cannot be identified.
+  // The abstract socket this binary's host listens on: the shim's name, the identity of the
+  // binary (device, inode, size, mtime: an upgraded binary gets a new host) and a digest of
+  // the environment the engine reads when it loads ($RUNWASI_*, $LD_*: other V8 flags, other
+  // host). Empty when the binary cannot be identified.
   std::string socketName() const;
 
   // start's side: the daemon forked by the host, or the reason there is none (start then

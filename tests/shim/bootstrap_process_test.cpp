@@ -563,7 +563,7 @@ TEST_F(BootstrapProcessTest, EngineHostForksTheDaemonsOnceItListens) {
 
 // RUNWASI_ENGINE_HOST=0 in start's environment: no host is used or launched. A start whose
 // process differs from the host's (here: a lower open-files limit) is refused by the host
-// and forks its daemon itself.
+// and forks its daemon itself; one with other engine settings is not served by it.
 TEST_F(BootstrapProcessTest, EngineHostIsSkippedWhenDisabledOrDifferent) {
   std::vector<std::string> off = {std::string(kHostEnv) + "=1", "RUNWASI_ENGINE_HOST=0"};
   std::string a = group("off");
@@ -594,6 +594,14 @@ TEST_F(BootstrapProcessTest, EngineHostIsSkippedWhenDisabledOrDifferent) {
   ::setrlimit(RLIMIT_NOFILE, &saved);
   ASSERT_EQ(run.exitCode, 0) << run.err;
   EXPECT_EQ(field(describe(address(b)), "hosted"), "0");
+
+  // Other engine settings in the environment (e.g. RUNWASI_V8_EXTRA_FLAGS): another host.
+  std::vector<std::string> flags = on;
+  flags.push_back("RUNWASI_V8_EXTRA_FLAGS=--stack-size=900");
+  std::string c = group("other-flags");
+  run = runShimBinary(shimArgs("f1", "start"), podBundle("f1", c), "", flags);
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(field(describe(address(c)), "hosted"), "0");
 }
 
 // The host action of a binary without a host is an error, not a hang.
