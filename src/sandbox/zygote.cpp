@@ -30,9 +30,7 @@
 #include "sandbox/spawn_protocol.h"
 
 namespace runwasi::sandbox {
-namespace {
 
-// Threads of this process, from /proc/self/task; -1 when it cannot be read.
 int threadCount() {
   DIR* dir = ::opendir("/proc/self/task");
   if (!dir) return -1;
@@ -42,6 +40,8 @@ int threadCount() {
   ::closedir(dir);
   return count;
 }
+
+namespace {
 
 // Closes every fd but `keep` (the shim's fds, e.g. other containers' FIFOs, must not reach
 // containers).

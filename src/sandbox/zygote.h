@@ -76,6 +76,10 @@ inline constexpr int kContainerSetupFailedExit = 125;
 
 using EngineFactory = std::function<Expected<std::unique_ptr<engine::Engine>>()>;
 
+// Threads of this process, from /proc/self/task; -1 when it cannot be read. A process
+// that forks processes which go on running (a zygote, the engine host) must have one.
+int threadCount();
+
 // What the zygote's engine is, from its hello: all the shim needs to key its artifact
 // cache and name the engine, so that the engine's runtime (V8's libnode, tens of
 // milliseconds to load) is loaded in the zygote only, while the shim already serves.

@@ -1,6 +1,5 @@
 #include "shim/engine_host.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -167,16 +166,6 @@ Expected<HostedStart> decode(std::string_view text) {
 std::string textOf(const std::filesystem::path& path) {
   auto bytes = readFile(path);
   return bytes ? std::string(bytes->begin(), bytes->end()) : std::string("?");
-}
-
-int threadCount() {
-  DIR* dir = ::opendir("/proc/self/task");
-  if (!dir) return -1;
-  int count = 0;
-  while (dirent* e = ::readdir(dir))
-    if (e->d_name[0] != '.') ++count;
-  ::closedir(dir);
-  return count;
 }
 
 // The host's command line has room for a daemon's: "<shim> engine-host" and then this
@@ -394,7 +383,7 @@ int EngineHost::run() const {
   if (!engine) return 1;
   if (auto prepared = (*engine)->prepare(); !prepared) return 1;
   (*engine)->prepareForks();
-  if (threadCount() != 1) return 1;  // forks would lose threads
+  if (sandbox::threadCount() != 1) return 1;  // forks would lose threads
   if (filesBefore) (void)sandbox::releaseCleanFilePages(*filesBefore);
   auto own = inheritedIdentity(::getpid());
   if (!own) return 1;
