@@ -378,16 +378,18 @@ int EngineHost::run() const {
   // before listen() get ECONNREFUSED and fork their daemon themselves.
   if (::bind(socket.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) return 0;
 
+  // From here on the process holds the engine: it ends with _exit, never through the
+  // engine's static destructors (libnode's, V8's), as a zygote does.
   auto filesBefore = sandbox::mappedFiles();
   auto engine = makeEngine_();
-  if (!engine) return 1;
-  if (auto prepared = (*engine)->prepare(); !prepared) return 1;
+  if (!engine) ::_exit(1);
+  if (auto prepared = (*engine)->prepare(); !prepared) ::_exit(1);
   (*engine)->prepareForks();
-  if (sandbox::threadCount() != 1) return 1;  // forks would lose threads
+  if (sandbox::threadCount() != 1) ::_exit(1);  // forks would lose threads
   if (filesBefore) (void)sandbox::releaseCleanFilePages(*filesBefore);
   auto own = inheritedIdentity(::getpid());
-  if (!own) return 1;
-  if (::listen(socket.get(), 128) != 0) return 1;
+  if (!own) ::_exit(1);
+  if (::listen(socket.get(), 128) != 0) ::_exit(1);
 
   auto lastRequest = Clock::now();
   for (;;) {
@@ -395,9 +397,9 @@ int EngineHost::run() const {
     int ready = ::poll(&fd, 1, 1000);
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
-    if (ready < 0 && errno != EINTR) return 1;
+    if (ready < 0 && errno != EINTR) ::_exit(1);
     if (ready <= 0) {
-      if (Clock::now() - lastRequest > std::chrono::seconds(kIdleExitSeconds)) return 0;
+      if (Clock::now() - lastRequest > std::chrono::seconds(kIdleExitSeconds)) ::_exit(0);
       continue;
     }
     lastRequest = Clock::now();

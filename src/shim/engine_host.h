@@ -62,7 +62,8 @@ class EngineHost {
   Expected<pid_t> forkDaemon(const HostedStart& start, int listener) const;
 
   // The host process (`<shim> engine-host`): loads and prepares the engine, then serves
-  // starts until it has had none for kIdleExit. Returns the exit code.
+  // starts until it has had none for kIdleExitSeconds. Returns an exit code only before
+  // the engine is loaded (e.g. 0 when another host has the name); then ends with _exit.
   int run() const;
 
   static constexpr int kIdleExitSeconds = 600;
