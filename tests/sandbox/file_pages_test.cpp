@@ -107,6 +107,18 @@ TEST_F(FilePagesTest, FilesToKeepKeepTheirPages) {
   EXPECT_EQ(rssKbAt(bytes), static_cast<long>(kSize / 1024));
 }
 
+// A fork that inherited the engine has every file mapped already: nothing is released.
+TEST_F(FilePagesTest, NothingIsReleasedWhenEveryFileIsKept) {
+  char* bytes = mapAndTouch(PROT_READ);
+  auto files = mappedFiles();
+  ASSERT_TRUE(files) << files.error().message;
+  auto released = releaseCleanFilePages(*files);
+  ASSERT_TRUE(released) << released.error().message;
+  EXPECT_EQ(released->mappings, 0u);
+  EXPECT_EQ(released->bytes, 0u);
+  EXPECT_EQ(rssKbAt(bytes), static_cast<long>(kSize / 1024));
+}
+
 // A written page of a private mapping exists only in this process: dropping it would
 // bring the file's bytes back. Relocated library data is such a mapping, made read-only.
 TEST_F(FilePagesTest, MappingWithAPrivateCopyIsLeftAlone) {
