@@ -17,7 +17,7 @@ run_ctest() {
     echo "=== output of the failed tests (from $dir/Testing/Temporary/LastTest.log) ==="
     awk '/^[0-9]+\/[0-9]+ Testing: / { section = ""; inside = 1 }
          inside { section = section $0 "\n" }
-         /^Test [A-Z]/ && !/^Test Passed\./ && inside { failed = 1 }
+         /^Test [A-Z]/ && !/^Test Pass/ && inside { failed = 1 }
          / end time: / && inside { if (failed) printf "%s", section; inside = 0; failed = 0 }' \
       "$dir/Testing/Temporary/LastTest.log" | tail -c 200000
   fi

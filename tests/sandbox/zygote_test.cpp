@@ -573,7 +573,7 @@ long rssKbOfFile(pid_t pid, const std::string& file) {
   for (std::string line; std::getline(smaps, line);) {
     if (line.starts_with("Rss:")) {
       if (inFile) total += std::stol(line.substr(4));
-    } else if (line.find(" /") != std::string::npos && line.find('-') < line.find(' ')) {
+    } else if (line.find('-') < line.find(' ')) {  // a mapping's first line, with a path or not
       inFile = line.ends_with(" " + file);
     }
   }
