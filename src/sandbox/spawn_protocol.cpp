@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "common/fd_message.h"
+
 namespace runwasi::sandbox::protocol {
 namespace {
 
@@ -84,67 +86,20 @@ class Reader {
   bool ok_ = true;
 };
 
+static_assert(kMaxFds <= kMaxMessageFds);
+
 Expected<void> sendWithFds(int socket, const std::string& data, const std::vector<int>& fds) {
   if (data.size() > kMaxMessage)
     return makeError(ErrorCode::kInvalidArgument,
                      fmt::format("spawn request too large ({} bytes, limit {}): args or env too "
                                  "long",
                                  data.size(), kMaxMessage));
-  iovec iov{const_cast<char*>(data.data()), data.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kMaxFds)> control{};
-  if (!fds.empty()) {
-    msg.msg_control = control.data();
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t n;
-  do n = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    int err = errno;
-    if (err == EPIPE || err == ECONNRESET)
-      return tl::unexpected(Error{ErrorCode::kUnavailable, err, "the zygote has exited"});
-    return makeSysError("cannot send to the zygote", err);
-  }
-  return {};
+  return sendFdMessage(socket, data, fds, "zygote");
 }
 
 // One message and the fds that came with it (owned). An empty string with no error: EOF.
 Expected<std::string> receiveWithFds(int socket, std::vector<UniqueFd>& fds) {
-  std::string data(kMaxMessage + 1, '\0');
-  iovec iov{data.data(), data.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kMaxFds)> control{};
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  ssize_t n;
-  do n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0 && errno == ECONNRESET)  // the peer died with our request unread
-    return tl::unexpected(Error{ErrorCode::kUnavailable, ECONNRESET, "the zygote has exited"});
-  if (n < 0) return makeSysError("cannot receive from the zygote socket");
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds.emplace_back(fd);
-    }
-  }
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-    return makeError(ErrorCode::kInvalidArgument, "zygote message truncated");
-  data.resize(static_cast<size_t>(n));
-  return data;
+  return receiveFdMessage(socket, fds, kMaxMessage, "zygote");
 }
 
 }  // namespace

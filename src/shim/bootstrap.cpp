@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -76,17 +77,8 @@ Expected<void> writeAll(int fd, std::string_view data, std::string_view what) {
 // containerd's score through start; it raises its own before it forks anything, so its
 // zygote and containers inherit the raised score. Raising needs no privilege; best effort.
 void raiseOwnOomScore() {
-  auto current = readFile("/proc/self/oom_score_adj");
-  if (!current) return;
-  int score = 0;
-  try {
-    score = std::stoi(std::string(current->begin(), current->end()));
-  } catch (const std::exception&) {
-    return;
-  }
-  std::string value = std::to_string(std::clamp(score + 1, kOomScoreAdjMin, kOomScoreAdjMax));
-  UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
-  if (fd) (void)writeAll(fd.get(), value, "oom_score_adj");
+  if (auto score = ownOomScore())
+    setOwnOomScore(std::clamp(*score + 1, kOomScoreAdjMin, kOomScoreAdjMax));
 }
 
 // The node-wide lock of our shims' starts (a file beside the sockets, never removed).
@@ -129,12 +121,7 @@ HostedStart hostedStart(const std::vector<std::string>& argv, const std::string&
   mode_t mask = ::umask(0);
   ::umask(mask);
   s.umask = mask;
-  if (auto score = readFile("/proc/self/oom_score_adj")) {
-    try {
-      s.oomScoreAdj = std::stoi(std::string(score->begin(), score->end()));
-    } catch (const std::exception&) {
-    }
-  }
+  s.oomScoreAdj = ownOomScore().value_or(0);
   return s;
 }
 
@@ -143,6 +130,21 @@ void printError(const ShimIdentity& identity, const Error& error) {
 }
 
 }  // namespace
+
+std::optional<int> ownOomScore() {
+  auto current = readFile("/proc/self/oom_score_adj");
+  if (!current) return std::nullopt;
+  try {
+    return std::stoi(std::string(current->begin(), current->end()));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+void setOwnOomScore(int score) {
+  UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+  if (fd) (void)writeAll(fd.get(), std::to_string(score), "oom_score_adj");
+}
 
 [[noreturn]] void runForkedDaemon(DaemonContext context, int listener,
                                   const DaemonMain& daemonMain) {

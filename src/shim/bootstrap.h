@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,11 @@ Expected<std::string> readGroupId(const std::filesystem::path& bundle, const std
 Expected<std::string> startShim(const ShimFlags& flags, const std::string& runtimeOptions,
                                 const DaemonMain& daemonMain, const EngineHost* host = nullptr,
                                 const std::vector<std::string>& argv = {});
+
+// This process's /proc/self/oom_score_adj, and setting it (best effort: lowering it needs
+// CAP_SYS_RESOURCE).
+std::optional<int> ownOomScore();
+void setOwnOomScore(int score);
 
 // The daemon side of a fork made for a start (by start itself or by the engine host): a
 // new session, stdio on /dev/null, `listener` as fd 3 and no other descriptor, the OOM

@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/fd_message.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "sandbox/file_pages.h"
@@ -51,61 +52,10 @@ void setTimeouts(int fd, int ms) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-// One SEQPACKET message, with `fd` attached when it is not -1.
-Expected<void> sendMessage(int socket, std::string_view data, int fd = -1) {
-  iovec iov{const_cast<char*>(data.data()), data.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  }
-  for (;;) {
-    ssize_t n = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
-    if (n >= 0) return {};
-    if (errno != EINTR) return makeSysError("sending to the engine host");
-  }
-}
-
-struct Message {
-  std::string data;
-  UniqueFd fd;
-};
-
-// One SEQPACKET message and the fd it carries, if any; an empty message is EOF.
-Expected<Message> receiveMessage(int socket) {
-  Message out;
-  out.data.resize(kMaxMessage);
-  iovec iov{out.data.data(), out.data.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do {
-    n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return makeSysError("receiving from the engine host's peer");
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      out.fd.reset(fd);
-    }
-  }
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-    return makeError(ErrorCode::kInvalidArgument, "engine host message truncated");
-  out.data.resize(static_cast<size_t>(n));
-  return out;
+Expected<void> sendMessage(int socket, std::string_view data, std::string_view peer, int fd = -1) {
+  std::vector<int> fds;
+  if (fd >= 0) fds.push_back(fd);
+  return sendFdMessage(socket, data, fds, peer);
 }
 
 std::string hex(std::string_view bytes) {
@@ -198,12 +148,6 @@ void showCommandLine(const std::vector<std::string>& argv) {
   ::prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);
 }
 
-void writeOomScore(int value) {
-  UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
-  std::string text = std::to_string(value);
-  if (fd) (void)!::write(fd.get(), text.data(), text.size());
-}
-
 // The host's child for one start: waits for start's "go" (EOF: start gave up and forks its
 // own daemon), takes on start's environment, then becomes the daemon. Never returns.
 [[noreturn]] void runHostedDaemon(int connection, HostedStart start, UniqueFd listener,
@@ -220,7 +164,7 @@ void writeOomScore(int value) {
   for (const std::string& entry : start.env) ::putenv(::strdup(entry.c_str()));
   if (::chdir(start.cwd.c_str()) != 0) ::_exit(1);
   ::umask(start.umask);
-  writeOomScore(start.oomScoreAdj);
+  setOwnOomScore(start.oomScoreAdj);
   showCommandLine(start.argv);
 
   std::vector<std::string> args(start.argv.begin() + 1, start.argv.end());
@@ -349,11 +293,12 @@ Expected<pid_t> EngineHost::forkDaemon(const HostedStart& start, int listener) c
     return makeSysError("connecting to the engine host", err);
   }
   setTimeouts(socket.get(), kReplyTimeoutMs);
-  TRY_VOID(sendMessage(socket.get(), encode(start), listener));
-  TRY(Message reply, receiveMessage(socket.get()));
+  TRY_VOID(sendMessage(socket.get(), encode(start), "engine host", listener));
+  std::vector<UniqueFd> none;
+  TRY(std::string reply, receiveFdMessage(socket.get(), none, kMaxMessage, "engine host"));
   pid_t pid = -1;
   try {
-    auto j = nlohmann::json::parse(reply.data);
+    auto j = nlohmann::json::parse(reply);
     if (j.contains("error"))
       return makeError(ErrorCode::kUnavailable,
                        "the engine host refused: " + j["error"].get<std::string>());
@@ -361,7 +306,7 @@ Expected<pid_t> EngineHost::forkDaemon(const HostedStart& start, int listener) c
   } catch (const nlohmann::json::exception& e) {
     return makeError(ErrorCode::kInternal, fmt::format("bad engine host reply: {}", e.what()));
   }
-  TRY_VOID(sendMessage(socket.get(), kGo));
+  TRY_VOID(sendMessage(socket.get(), kGo, "engine host"));
   return pid;
 }
 
@@ -407,7 +352,9 @@ int EngineHost::run() const {
     if (!connection) continue;
     setTimeouts(connection.get(), kReplyTimeoutMs);
 
-    auto reply = [&](const nlohmann::json& j) { (void)sendMessage(connection.get(), j.dump()); };
+    auto reply = [&](const nlohmann::json& j) {
+      (void)sendMessage(connection.get(), j.dump(), "start");
+    };
     ucred peer{};
     socklen_t peerLength = sizeof peer;
     if (::getsockopt(connection.get(), SOL_SOCKET, SO_PEERCRED, &peer, &peerLength) != 0 ||
@@ -415,12 +362,13 @@ int EngineHost::run() const {
       reply({{"error", "not the host's user"}});
       continue;
     }
-    auto message = receiveMessage(connection.get());
-    if (!message || !message->fd) {
+    std::vector<UniqueFd> fds;
+    auto message = receiveFdMessage(connection.get(), fds, kMaxMessage, "start");
+    if (!message || fds.size() != 1) {
       reply({{"error", "no start request"}});
       continue;
     }
-    auto start = decode(message->data);
+    auto start = decode(*message);
     if (!start) {
       reply({{"error", start.error().message}});
       continue;
@@ -434,7 +382,7 @@ int EngineHost::run() const {
     pid_t pid = ::fork();
     if (pid == 0) {
       socket.reset();
-      runHostedDaemon(connection.get(), std::move(*start), std::move(message->fd), engine->get(),
+      runHostedDaemon(connection.get(), std::move(*start), std::move(fds[0]), engine->get(),
                       daemonMain_);
     }
     if (pid < 0) {

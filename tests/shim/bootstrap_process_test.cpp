@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/fd_message.h"
 #include "common/file.h"
 #include "common/temp_dir.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
@@ -602,6 +603,86 @@ TEST_F(BootstrapProcessTest, EngineHostIsSkippedWhenDisabledOrDifferent) {
   run = runShimBinary(shimArgs("f1", "start"), podBundle("f1", c), "", flags);
   ASSERT_EQ(run.exitCode, 0) << run.err;
   EXPECT_EQ(field(describe(address(c)), "hosted"), "0");
+}
+
+// Requests that are not a start's (no listening socket, not JSON) get an error reply and
+// no daemon; the host serves the next start.
+TEST_F(BootstrapProcessTest, EngineHostAnswersBadRequestsWithAnError) {
+  std::vector<std::string> on = {std::string(kHostEnv) + "=1"};
+  bool hosted = false;
+  for (int i = 0; i < 100 && !hosted; ++i) {
+    std::string g = group("warm" + std::to_string(i));
+    std::string id = "w" + std::to_string(i);
+    ASSERT_EQ(runShimBinary(shimArgs(id, "start"), podBundle(id, g), "", on).exitCode, 0);
+    hosted = field(describe(address(g)), "hosted") == "1";
+    if (!hosted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(hosted);
+  size_t daemons = daemonPids().size();
+
+  // The host's name as the shims compute it: this binary, and their RUNWASI_* settings.
+  ::setenv(kShimModeEnv, "1", 1);
+  ::setenv(kHostEnv, "1", 1);
+  std::string name =
+      EngineHost({kShimName, "9.8.7", "test-rev"}, nullptr, nullptr).socketName();
+  ::unsetenv(kShimModeEnv);
+  ::unsetenv(kHostEnv);
+  auto ask = [&](const std::string& data, int fd) -> std::string {
+    UniqueFd socket(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path + 1, name.data(), name.size());
+    auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    if (::connect(socket.get(), reinterpret_cast<sockaddr*>(&address), length) != 0)
+      return std::string("connect: ") + std::strerror(errno);
+    std::vector<int> fds;
+    if (fd >= 0) fds.push_back(fd);
+    if (!sendFdMessage(socket.get(), data, fds, "engine host")) return "send failed";
+    std::vector<UniqueFd> none;
+    return receiveFdMessage(socket.get(), none, 1 << 20, "engine host").value_or("no reply");
+  };
+  EXPECT_EQ(ask("{}", -1), R"({"error":"no start request"})");
+  UniqueFd devNull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  std::string reply = ask("not json", devNull.get());
+  EXPECT_NE(reply.find(R"({"error":"bad start request: )"), std::string::npos) << reply;
+  EXPECT_EQ(daemonPids().size(), daemons);
+
+  std::string g = group("after-bad");
+  ASSERT_EQ(runShimBinary(shimArgs("ab", "start"), podBundle("ab", g), "", on).exitCode, 0);
+  EXPECT_EQ(field(describe(address(g)), "hosted"), "1");
+}
+
+// What the host compares: the same for two processes alike, different for a child with
+// another open-files limit; an error for a process that is gone.
+TEST(EngineHostIdentity, DiffersWhereADaemonWouldInheritSomethingElse) {
+  auto own = inheritedIdentity(::getpid());
+  ASSERT_TRUE(own) << own.error().message;
+  EXPECT_NE(own->find("ns mnt: mnt:["), std::string::npos) << *own;
+  EXPECT_NE(own->find("Max open files"), std::string::npos) << *own;
+  int ready[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    rlimit lower{};
+    ::getrlimit(RLIMIT_NOFILE, &lower);
+    lower.rlim_cur = lower.rlim_cur > 100 ? lower.rlim_cur - 1 : 50;
+    ::setrlimit(RLIMIT_NOFILE, &lower);
+    (void)!::write(ready[1], "x", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  auto theirs = inheritedIdentity(child);
+  ASSERT_TRUE(theirs) << theirs.error().message;
+  EXPECT_NE(*theirs, *own);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_FALSE(inheritedIdentity(child));
+  EXPECT_EQ(inheritedIdentity(::getpid()).value_or(""), *own);
 }
 
 // The host action of a binary without a host is an error, not a hang.
