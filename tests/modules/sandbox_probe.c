@@ -6,8 +6,8 @@
  * the container's root):
  *   pid: N                        readlink /proc/self
  *   hostname: NAME                /proc/sys/kernel/hostname
- *   uid, gid, groups, umask, CapInh, CapPrm, CapEff, CapBnd, CapAmb, NoNewPrivs, Seccomp:
- *                                 that line of /proc/self/status (tabs become spaces)
+ *   uid, gid, groups, umask, CapInh, CapPrm, CapEff, CapBnd, CapAmb, NoNewPrivs, Seccomp,
+ *   Seccomp_filters:              that line of /proc/self/status (tabs become spaces)
  *   ns NAME: TARGET               readlink /proc/self/ns/NAME for pid mnt net ipc uts cgroup
  *   cgroup: LINE                  every line of /proc/self/cgroup
  *   mount: POINT FSTYPE           every line of /proc/self/mountinfo
@@ -105,6 +105,7 @@ static const struct {
     {"Umask", "umask"},   {"CapInh", "CapInh"}, {"CapPrm", "CapPrm"},
     {"CapEff", "CapEff"}, {"CapBnd", "CapBnd"}, {"CapAmb", "CapAmb"},
     {"NoNewPrivs", "NoNewPrivs"}, {"Seccomp", "Seccomp"},
+    {"Seccomp_filters", "Seccomp_filters"},
 };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
