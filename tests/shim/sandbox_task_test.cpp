@@ -19,6 +19,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -57,6 +58,47 @@ constexpr Probe kProbes[] = {{"native", true}, {"wasm", false}};
 bool hostCgroupsUnified() {
   struct statfs fs {};
   return ::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+// The hierarchies mounted in this mount namespace, as /proc/self/cgroup names them: "" for
+// cgroup2, else the v1 controllers (and name=) in the kernel's order, e.g. "cpu,cpuacct".
+std::set<std::string> mountedCgroupHierarchies() {
+  static constexpr const char* kV1Names[] = {
+      "cpuset", "cpu", "cpuacct", "io", "blkio", "memory", "devices", "freezer", "net_cls",
+      "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc"};
+  std::set<std::string> out;
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  for (std::string line; std::getline(mountinfo, line);) {
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype, source, options;
+    tail >> fstype >> source >> options;
+    if (fstype == "cgroup2") out.insert("");
+    if (fstype != "cgroup") continue;
+    std::vector<std::string> names;
+    std::set<std::string> opts;
+    for (std::istringstream in(options); std::getline(in, line, ',');) opts.insert(line);
+    for (const char* name : kV1Names)
+      if (opts.contains(name)) names.push_back(name);
+    for (const std::string& opt : opts)
+      if (opt.starts_with("name=")) names.push_back(opt);
+    std::string joined;
+    for (const std::string& name : names) joined += (joined.empty() ? "" : ",") + name;
+    out.insert(joined);
+  }
+  return out;
+}
+
+// This process's cgroup in each hierarchy: "ID:CONTROLLERS" -> path.
+std::map<std::string, std::string> ownCgroups() {
+  std::map<std::string, std::string> out;
+  std::ifstream cgroup("/proc/self/cgroup");
+  for (std::string line; std::getline(cgroup, line);) {
+    size_t colon = line.find(':', line.find(':') + 1);
+    if (colon != std::string::npos) out[line.substr(0, colon)] = line.substr(colon + 1);
+  }
+  return out;
 }
 
 // The value of a line of this process's /proc/self/status, tabs as the probe prints them.
@@ -167,11 +209,20 @@ TEST_F(SandboxTaskTest, ProbeSeesItsSandbox) {
     if (probe.native) env.push_back("HOME=/");
     EXPECT_EQ(report["env"], env);
 
-    // Its own cgroup in every hierarchy (no cgroup namespace: full paths).
+    // Its own cgroup in every hierarchy mounted here (no cgroup namespace: full paths); in
+    // a hierarchy the host has but this mount namespace cannot reach (a CI runner's, say),
+    // the cgroup it was started in, as this process's.
     const std::vector<std::string>& cgroups = report["cgroup"];
     EXPECT_FALSE(cgroups.empty()) << text;
-    for (const std::string& line : cgroups)
-      EXPECT_TRUE(line.ends_with(":" + cgroupsPathFor(id))) << line;
+    std::set<std::string> mounted = mountedCgroupHierarchies();
+    std::map<std::string, std::string> own = ownCgroups();
+    for (const std::string& line : cgroups) {
+      std::string hierarchy = line.substr(0, line.rfind(':'));
+      if (mounted.contains(hierarchy.substr(hierarchy.find(':') + 1)))
+        EXPECT_TRUE(line.ends_with(":" + cgroupsPathFor(id))) << line;
+      else
+        EXPECT_EQ(line, hierarchy + ":" + own[hierarchy]) << line;
+    }
 
     // New pid, net, ipc, uts and mount namespaces: none is the shim's.
     for (const char* ns : {"pid", "net", "ipc", "uts", "mnt"}) {
