@@ -951,6 +951,19 @@ Expected<CgroupMode> detectCgroupMode() {
   return detectCgroupMode(mountinfo);
 }
 
+std::vector<std::string> mountedCgroupHierarchies() {
+  std::vector<std::string> out;
+  auto mountinfo = readText("/proc/self/mountinfo");
+  if (!mountinfo) return out;
+  for (const CgroupMount& mount : parseCgroupMounts(*mountinfo)) {
+    std::string name;
+    for (const std::string& controller : mount.controllers)
+      name += (name.empty() ? "" : ",") + controller;
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
 uint64_t cpuSharesToWeight(uint64_t shares) {
   if (shares == 0) return 0;
   shares = std::clamp<uint64_t>(shares, 2, 262144);

@@ -24,6 +24,10 @@ std::string_view cgroupModeName(CgroupMode mode);  // "v1", "hybrid", "v2"
 // Reads /proc/self/mountinfo (or `mountinfo` text when given, for tests).
 Expected<CgroupMode> detectCgroupMode();
 Expected<CgroupMode> detectCgroupMode(std::string_view mountinfo);
+// The hierarchies mounted in this mount namespace, named as /proc/self/cgroup names them
+// (the field between its colons): "" for cgroup2, else the v1 controllers and name=,
+// joined by ','. Empty when /proc/self/mountinfo cannot be read.
+std::vector<std::string> mountedCgroupHierarchies();
 
 struct CgroupStats {
   uint64_t cpuUsageNs = 0, cpuUserNs = 0, cpuKernelNs = 0;

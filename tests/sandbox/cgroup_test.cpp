@@ -18,6 +18,7 @@
 #include <functional>
 #include <iostream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -152,6 +153,23 @@ TEST(CgroupModeTest, DetectsThisMachine) {
 }
 
 // Priming moves this process into the cgroups it is already in: nothing changes.
+// Each mounted hierarchy is named as in /proc/self/cgroup, and the unified one is there
+// exactly when the machine mounts it (hybrid or v2).
+TEST(CgroupModeTest, MountedHierarchiesAreNamedAsProcSelfCgroupNamesThem) {
+  std::vector<std::string> hierarchies = mountedCgroupHierarchies();
+  ASSERT_FALSE(hierarchies.empty());
+  std::set<std::string> listed;
+  std::ifstream cgroup("/proc/self/cgroup");
+  for (std::string line; std::getline(cgroup, line);) {
+    size_t first = line.find(':');
+    listed.insert(line.substr(first + 1, line.find(':', first + 1) - first - 1));
+  }
+  for (const std::string& hierarchy : hierarchies)
+    EXPECT_TRUE(listed.contains(hierarchy)) << "\"" << hierarchy << "\" not in /proc/self/cgroup";
+  bool unified = std::find(hierarchies.begin(), hierarchies.end(), "") != hierarchies.end();
+  EXPECT_EQ(unified, detectCgroupMode().value() != CgroupMode::kV1);
+}
+
 TEST(CgroupTest, PrimingMigrationLeavesThisProcessWhereItWas) {
   auto before = readFile("/proc/self/cgroup");
   ASSERT_TRUE(before) << before.error().message;

@@ -130,6 +130,15 @@ std::string slurp(const fs::path& path) {
   return ss.str();
 }
 
+// The value of `key` in a Describe answer.
+std::string field(const std::string& described, const std::string& key) {
+  std::string text = "\n" + described;
+  size_t at = text.find("\n" + key + "=");
+  if (at == std::string::npos) return "";
+  at += key.size() + 2;
+  return text.substr(at, text.find('\n', at) - at);
+}
+
 class BootstrapProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -281,6 +290,29 @@ class BootstrapProcessTest : public ::testing::Test {
     auto answer = (*client)->call(kTestService, "Describe", "", std::chrono::seconds(10));
     if (!answer) return "call: " + answer.error().message;
     return *answer;
+  }
+
+  // Starts pods (id and group PREFIX1, PREFIX2, ...; `options` on stdin) with `env` until
+  // one's daemon is hosted, i.e. until the host an earlier start launched listens; at most
+  // 99 starts, or until one fails. The last start's run, group and Describe answer.
+  struct HostedStart {
+    ShimRun run;
+    std::string group;
+    std::string described;
+  };
+  HostedStart startUntilHosted(const std::vector<std::string>& env, const std::string& prefix,
+                               const std::string& options = "") {
+    HostedStart last;
+    for (int i = 1; i < 100; ++i) {
+      std::string id = prefix + std::to_string(i);
+      last.group = group(id);
+      last.run = runShimBinary(shimArgs(id, "start"), podBundle(id, last.group), options, env);
+      if (last.run.exitCode != 0) return last;
+      last.described = describe(address(last.group));
+      if (field(last.described, "hosted") == "1") return last;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return last;
   }
 
   std::string ns_;
@@ -494,15 +526,6 @@ TEST_F(BootstrapProcessTest, TheDaemonKeepsOnlyItsSocketAndDevNull) {
 namespace runwasi::shim {
 namespace {
 
-// The value of `key` in a Describe answer.
-std::string field(const std::string& described, const std::string& key) {
-  std::string text = "\n" + described;
-  size_t at = text.find("\n" + key + "=");
-  if (at == std::string::npos) return "";
-  at += key.size() + 2;
-  return text.substr(at, text.find('\n', at) - at);
-}
-
 // With an engine host: the first start forks its daemon itself and launches the host; once
 // the host listens, starts hand their daemon to it. A hosted daemon got everything a
 // start-forked one gets (flags, bundle and cwd, $TTRPC_ADDRESS, socket, options, command
@@ -514,16 +537,11 @@ TEST_F(BootstrapProcessTest, EngineHostForksTheDaemonsOnceItListens) {
   ASSERT_EQ(run.exitCode, 0) << run.err;
   EXPECT_EQ(field(describe(address(first)), "hosted"), "0");
 
-  std::string described, pod;
-  for (int i = 1; i < 100; ++i) {
-    pod = group("pod" + std::to_string(i));
-    std::string id = "h" + std::to_string(i);
-    run = runShimBinary(shimArgs(id, "start"), podBundle(id, pod), "opts", hostEnv);
-    ASSERT_EQ(run.exitCode, 0) << run.err;
-    described = describe(address(pod));
-    if (field(described, "hosted") == "1") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  HostedStart started = startUntilHosted(hostEnv, "h", "opts");
+  run = started.run;
+  const std::string& pod = started.group;
+  const std::string& described = started.described;
+  ASSERT_EQ(run.exitCode, 0) << run.err;
   ASSERT_EQ(field(described, "hosted"), "1") << "no start was hosted: " << described;
   std::vector<pid_t> hosts = hostPids();
   ASSERT_EQ(hosts.size(), 1u);
@@ -576,15 +594,9 @@ TEST_F(BootstrapProcessTest, EngineHostIsSkippedWhenDisabledOrDifferent) {
 
   // A host, then a start with another RLIMIT_NOFILE.
   std::vector<std::string> on = {std::string(kHostEnv) + "=1"};
-  bool hostedOnce = false;
-  for (int i = 0; i < 100 && !hostedOnce; ++i) {
-    std::string g = group("warm" + std::to_string(i));
-    std::string id = "w" + std::to_string(i);
-    ASSERT_EQ(runShimBinary(shimArgs(id, "start"), podBundle(id, g), "", on).exitCode, 0);
-    hostedOnce = field(describe(address(g)), "hosted") == "1";
-    if (!hostedOnce) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(hostedOnce);
+  HostedStart warm = startUntilHosted(on, "w");
+  ASSERT_EQ(warm.run.exitCode, 0) << warm.run.err;
+  ASSERT_EQ(field(warm.described, "hosted"), "1") << warm.described;
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
   rlimit lower = saved;
@@ -609,15 +621,9 @@ TEST_F(BootstrapProcessTest, EngineHostIsSkippedWhenDisabledOrDifferent) {
 // no daemon; the host serves the next start.
 TEST_F(BootstrapProcessTest, EngineHostAnswersBadRequestsWithAnError) {
   std::vector<std::string> on = {std::string(kHostEnv) + "=1"};
-  bool hosted = false;
-  for (int i = 0; i < 100 && !hosted; ++i) {
-    std::string g = group("warm" + std::to_string(i));
-    std::string id = "w" + std::to_string(i);
-    ASSERT_EQ(runShimBinary(shimArgs(id, "start"), podBundle(id, g), "", on).exitCode, 0);
-    hosted = field(describe(address(g)), "hosted") == "1";
-    if (!hosted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(hosted);
+  HostedStart warm = startUntilHosted(on, "w");
+  ASSERT_EQ(warm.run.exitCode, 0) << warm.run.err;
+  ASSERT_EQ(field(warm.described, "hosted"), "1") << warm.described;
   size_t daemons = daemonPids().size();
 
   // The host's name as the shims compute it: this binary, and their RUNWASI_* settings.

@@ -4,9 +4,7 @@
 // limits, stats and OOM kills, and Create failing with the spec field named. Every test
 // also checks that nothing is left: no process, no cgroup, no mount under the bundles.
 #include <sched.h>
-#include <linux/magic.h>
 #include <sys/mman.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,42 +51,6 @@ struct Probe {
   bool native;
 };
 constexpr Probe kProbes[] = {{"native", true}, {"wasm", false}};
-
-// Whether /sys/fs/cgroup is a cgroup2 file system (a unified host), not v1 or hybrid.
-bool hostCgroupsUnified() {
-  struct statfs fs {};
-  return ::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
-}
-
-// The hierarchies mounted in this mount namespace, as /proc/self/cgroup names them: "" for
-// cgroup2, else the v1 controllers (and name=) in the kernel's order, e.g. "cpu,cpuacct".
-std::set<std::string> mountedCgroupHierarchies() {
-  static constexpr const char* kV1Names[] = {
-      "cpuset", "cpu", "cpuacct", "io", "blkio", "memory", "devices", "freezer", "net_cls",
-      "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc"};
-  std::set<std::string> out;
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  for (std::string line; std::getline(mountinfo, line);) {
-    size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream tail(line.substr(dash + 3));
-    std::string fstype, source, options;
-    tail >> fstype >> source >> options;
-    if (fstype == "cgroup2") out.insert("");
-    if (fstype != "cgroup") continue;
-    std::vector<std::string> names;
-    std::set<std::string> opts;
-    for (std::istringstream in(options); std::getline(in, line, ',');) opts.insert(line);
-    for (const char* name : kV1Names)
-      if (opts.contains(name)) names.push_back(name);
-    for (const std::string& opt : opts)
-      if (opt.starts_with("name=")) names.push_back(opt);
-    std::string joined;
-    for (const std::string& name : names) joined += (joined.empty() ? "" : ",") + name;
-    out.insert(joined);
-  }
-  return out;
-}
 
 // This process's cgroup in each hierarchy: "ID:CONTROLLERS" -> path.
 std::map<std::string, std::string> ownCgroups() {
@@ -177,7 +139,7 @@ TEST_F(SandboxTaskTest, ProbeSeesItsSandbox) {
       EXPECT_TRUE(contains(report["mount"], mount)) << mount << " not in\n" << text;
     // The cgroup mount as the host has it: one cgroup2 on a unified host, a tmpfs holding
     // a mount per hierarchy on a v1 or hybrid one.
-    if (hostCgroupsUnified()) {
+    if (sandbox::detectCgroupMode() == sandbox::CgroupMode::kV2) {
       EXPECT_TRUE(contains(report["mount"], "/sys/fs/cgroup cgroup2")) << text;
     } else {
       EXPECT_TRUE(contains(report["mount"], "/sys/fs/cgroup tmpfs")) << text;
@@ -214,7 +176,8 @@ TEST_F(SandboxTaskTest, ProbeSeesItsSandbox) {
     // the cgroup it was started in, as this process's.
     const std::vector<std::string>& cgroups = report["cgroup"];
     EXPECT_FALSE(cgroups.empty()) << text;
-    std::set<std::string> mounted = mountedCgroupHierarchies();
+    std::vector<std::string> hierarchies = sandbox::mountedCgroupHierarchies();
+    std::set<std::string> mounted(hierarchies.begin(), hierarchies.end());
     std::map<std::string, std::string> own = ownCgroups();
     for (const std::string& line : cgroups) {
       std::string hierarchy = line.substr(0, line.rfind(':'));
