@@ -870,28 +870,36 @@ void CgroupfsCgroup::undoCreate() {
 // ---------------------------------------------------------------------------------------
 // Drivers
 
-Expected<std::unique_ptr<Cgroup>> createCgroupfsCgroup(std::string_view cgroupsPath,
-                                                       std::string_view containerId,
-                                                       const oci::Resources& resources) {
-  std::string path(cgroupsPath);
-  if (path.empty()) {
+// The cgroup `cgroupsPath` names (empty: "/runwasi/<containerId>") in every hierarchy
+// mounted here, nothing created yet.
+struct CgroupPlan {
+  std::string path;
+  std::vector<std::string> components;
+  CgroupMode mode;
+  std::vector<Hierarchy> hierarchies;
+};
+
+Expected<CgroupPlan> planCgroupfsCgroup(std::string_view cgroupsPath,
+                                        std::string_view containerId) {
+  CgroupPlan plan;
+  plan.path = cgroupsPath;
+  if (plan.path.empty()) {
     if (containerId.empty() || containerId.find('/') != std::string_view::npos) {
       return makeError(ErrorCode::kInvalidArgument,
                        fmt::format("container id \"{}\" cannot name a cgroup", containerId));
     }
-    path = fmt::format("/runwasi/{}", containerId);
+    plan.path = fmt::format("/runwasi/{}", containerId);
   }
-  TRY(std::vector<std::string> components, cgroupPathComponents(path));
+  TRY(plan.components, cgroupPathComponents(plan.path));
   TRY(std::string mountinfo, readText("/proc/self/mountinfo"));
   std::vector<CgroupMount> mounts = parseCgroupMounts(mountinfo);
-  TRY(CgroupMode mode, modeOf(mounts));
-  bool relative = path.front() != '/';
+  TRY(plan.mode, modeOf(mounts));
+  bool relative = plan.path.front() != '/';
   std::string procSelfCgroup;
   if (relative) {
     TRY(procSelfCgroup, readText("/proc/self/cgroup"));
   }
-  std::vector<Hierarchy> hierarchies;
-  for (CgroupMount& mount : mountsFor(mode, std::move(mounts))) {
+  for (CgroupMount& mount : mountsFor(plan.mode, std::move(mounts))) {
     Hierarchy h{std::move(mount), {}, {}, {}};
     if (relative) {
       TRY(h.base, ownCgroupDir(h.mount, procSelfCgroup));
@@ -899,17 +907,35 @@ Expected<std::unique_ptr<Cgroup>> createCgroupfsCgroup(std::string_view cgroupsP
       h.base = h.mount.mountPoint;
     }
     h.leaf = h.base;
-    for (const std::string& c : components) h.leaf /= c;
-    hierarchies.push_back(std::move(h));
+    for (const std::string& c : plan.components) h.leaf /= c;
+    plan.hierarchies.push_back(std::move(h));
   }
-  auto cgroup = std::make_unique<CgroupfsCgroup>(path, mode, std::move(hierarchies));
-  Expected<void> ready = cgroup->create(components);
+  return plan;
+}
+
+Expected<std::unique_ptr<Cgroup>> createCgroupfsCgroup(std::string_view cgroupsPath,
+                                                       std::string_view containerId,
+                                                       const oci::Resources& resources) {
+  TRY(CgroupPlan plan, planCgroupfsCgroup(cgroupsPath, containerId));
+  auto cgroup =
+      std::make_unique<CgroupfsCgroup>(plan.path, plan.mode, std::move(plan.hierarchies));
+  Expected<void> ready = cgroup->create(plan.components);
   if (ready) ready = cgroup->apply(resources);
   if (!ready) {
     cgroup->undoCreate();
     return tl::unexpected(std::move(ready).error());
   }
   return cgroup;
+}
+
+Expected<std::unique_ptr<Cgroup>> openCgroupfsCgroup(std::string_view cgroupsPath,
+                                                     std::string_view containerId) {
+  TRY(CgroupPlan plan, planCgroupfsCgroup(cgroupsPath, containerId));
+  std::erase_if(plan.hierarchies, [](const Hierarchy& h) { return !pathExists(h.leaf); });
+  if (plan.hierarchies.empty())
+    return makeError(ErrorCode::kNotFound,
+                     fmt::format("cgroup {} does not exist in any hierarchy", plan.path));
+  return std::make_unique<CgroupfsCgroup>(plan.path, plan.mode, std::move(plan.hierarchies));
 }
 
 // A systemd driver would ask systemd (over D-Bus) for a transient scope unit and set the
@@ -1013,6 +1039,11 @@ Expected<std::unique_ptr<Cgroup>> createCgroup(CgroupDriver driver, std::string_
       return createSystemdCgroup(cgroupsPath, containerId, resources);
   }
   return makeError(ErrorCode::kInvalidArgument, "unknown cgroup driver");
+}
+
+Expected<std::unique_ptr<Cgroup>> openCgroup(std::string_view cgroupsPath,
+                                             std::string_view containerId) {
+  return openCgroupfsCgroup(cgroupsPath, containerId);
 }
 
 }  // namespace runwasi::sandbox

@@ -81,6 +81,12 @@ Expected<std::unique_ptr<Cgroup>> createCgroup(CgroupDriver driver, std::string_
                                                std::string_view containerId,
                                                const oci::Resources& resources);
 
+// The cgroupfs driver's cgroup for `cgroupsPath` and `containerId` (as createCgroup names
+// it) where it exists, without creating or changing anything: for removing what a dead
+// shim left. NotFound when no hierarchy has it; its destroy() removes it from those that do.
+Expected<std::unique_ptr<Cgroup>> openCgroup(std::string_view cgroupsPath,
+                                             std::string_view containerId);
+
 // Makes the next move of a process into a cgroup cheap, by moving this process into the
 // cgroup it is already in (a no-op). Every write to a cgroup.procs file takes the kernel's
 // global cgroup_threadgroup_rwsem for writing, and the first writer after a quiet spell

@@ -253,10 +253,12 @@ Expected<std::string> startShim(const ShimFlags& flags, const std::string& runti
 void removeCgroupOf(const std::filesystem::path& bundle, const std::string& id) {
   auto spec = oci::readRuntimeSpec(bundle);
   if (!spec || !spec->linux) return;  // no spec left, or a container without a cgroup
-  auto cgroup = sandbox::createCgroup(sandbox::CgroupDriver::kCgroupfs, spec->linux->cgroupsPath,
-                                      id, oci::Resources{});
+  // Opened, not created: after a clean exit the daemon removed it already, and making a
+  // cgroup in every hierarchy only to remove it costs more than the rest of delete.
+  auto cgroup = sandbox::openCgroup(spec->linux->cgroupsPath, id);
   if (!cgroup) {
-    log::warn("delete: the cgroup of {}: {}", id, cgroup.error().message);
+    if (cgroup.error().code != ErrorCode::kNotFound)
+      log::warn("delete: the cgroup of {}: {}", id, cgroup.error().message);
     return;
   }
   if (auto removed = (*cgroup)->destroy(); !removed)

@@ -234,6 +234,42 @@ TEST(CgroupTest, EmptyPathIsRunwasiSlashContainerId) {
   }
 }
 
+// What `shim delete` uses: a cgroup that is gone stays gone (nothing made in any
+// hierarchy); one a dead shim left, with a process still in it, is found and removed.
+TEST(CgroupTest, OpenFindsWhatExistsAndCreatesNothing) {
+  std::string parent = uniqueParent();
+  std::string path = parent + "/ctr";
+  auto absent = openCgroup(path, "x");
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(absent.error().code, ErrorCode::kNotFound) << absent.error().message;
+  EXPECT_NE(absent.error().message.find(path), std::string::npos) << absent.error().message;
+  for (const fs::path& root : hierarchyRoots())
+    EXPECT_FALSE(fs::exists(in(root, parent))) << root << ": open created a directory";
+
+  CgroupGuard made = create(path);
+  ASSERT_TRUE(made.cgroup);
+  pid_t child = forkInto(*made.cgroup, [] {
+    ::pause();
+    return 0;
+  });
+  ASSERT_GT(child, 0);
+  auto opened = openCgroup(path, "x");
+  ASSERT_TRUE(opened) << opened.error().message;
+  EXPECT_EQ((*opened)->path(), path);
+  auto pids = (*opened)->pids();
+  ASSERT_TRUE(pids) << pids.error().message;
+  EXPECT_EQ(*pids, std::vector<pid_t>{child});
+  ASSERT_TRUE((*opened)->destroy());
+  int status = waitStatus(child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the process left in it is killed: status " << status;
+  for (const fs::path& root : hierarchyRoots())
+    EXPECT_FALSE(fs::exists(in(root, path))) << root;
+  EXPECT_TRUE(made->destroy()) << "its creator's destroy still succeeds: the parents go";
+  for (const fs::path& root : hierarchyRoots())
+    EXPECT_FALSE(fs::exists(in(root, parent))) << root;
+}
+
 TEST(CgroupTest, RejectsDotDotAndRootPaths) {
   for (std::string_view path : {"/runwasi-test/../etc", "../x", "/a/./b", "/", "//"}) {
     auto cg = createCgroup(CgroupDriver::kCgroupfs, path, "x", {});

@@ -32,6 +32,7 @@
 #include "common/temp_dir.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
 #include "engine/null/null_engine.h"
+#include "sandbox/cgroup.h"
 #include "shim/bootstrap.h"
 #include "shim/engine_host.h"
 #include "shim/shim_address.h"
@@ -459,6 +460,33 @@ TEST_F(BootstrapProcessTest, DeleteRemovesAStaleSocketAndPrintsADeleteResponse) 
     EXPECT_LE(exitedAt, std::chrono::system_clock::now());
     EXPECT_FALSE(fs::exists(*path));
   }
+}
+
+// A daemon that died (SIGKILL) left its container's cgroup: delete removes it. Where it is
+// gone already (the daemon removed it), delete makes no directory in any hierarchy.
+TEST_F(BootstrapProcessTest, DeleteRemovesTheCgroupADeadDaemonLeftAndMakesNone) {
+  std::string parent = "/runwasi-test/" + group("cg");
+  std::string path = parent + "/ctr";
+  fs::path dir = bundle(group("cg"), R"({"ociVersion":"1.0.2","root":{"path":"rootfs"},)"
+                                     R"("process":{"args":["/x.wasm"],"cwd":"/"},)"
+                                     R"("linux":{"cgroupsPath":")" + path + R"("}})");
+  std::vector<std::string> args = {"-namespace", ns_, "-address", containerdAddress_, "-id",
+                                   "c1", "-bundle", dir.string(), "delete"};
+
+  ShimRun none = runShimBinary(args, dir);
+  ASSERT_EQ(none.exitCode, 0) << none.err;
+  auto made = sandbox::openCgroup(parent, "c1");
+  EXPECT_FALSE(made) << "delete made cgroup " << parent;
+  if (made) (void)(*made)->destroy();
+
+  auto left = sandbox::createCgroup(sandbox::CgroupDriver::kCgroupfs, path, "c1", {});
+  ASSERT_TRUE(left) << left.error().message;
+  ShimRun run = runShimBinary(args, dir);
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  auto after = sandbox::openCgroup(path, "c1");
+  ASSERT_FALSE(after) << "delete left cgroup " << path;
+  EXPECT_EQ(after.error().code, ErrorCode::kNotFound) << after.error().message;
+  (void)(*left)->destroy();  // the parent it made
 }
 
 TEST_F(BootstrapProcessTest, DeleteLeavesALiveDaemonsSocket) {
