@@ -5,12 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-// The low-level SHA-256 calls run the same (SHA-NI) code as EVP without EVP's first-use cost:
-// fetching the default provider and reading openssl.cnf takes ~0.9 ms, a third of a
-// precompiled wasm2c start. OpenSSL 3 deprecates them but ships them.
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/sha.h>
-
 #include <fmt/core.h>
 
 #include "common/unique_fd.h"
@@ -76,27 +70,6 @@ Expected<void> writeFileAtomic(const std::filesystem::path& path, std::span<cons
     return makeSysError("cannot rename " + tmp + " to " + path.string(), err);
   }
   return {};
-}
-
-Sha256Digest sha256(std::span<const uint8_t> data) {
-  Sha256Digest md;
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  SHA256_Update(&ctx, data.data(), data.size());
-  SHA256_Final(md.data(), &ctx);
-  return md;
-}
-
-std::string sha256Hex(std::span<const uint8_t> data) {
-  Sha256Digest md = sha256(data);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * md.size());
-  for (unsigned char byte : md) {
-    out.push_back(kHex[byte >> 4]);
-    out.push_back(kHex[byte & 15]);
-  }
-  return out;
 }
 
 }  // namespace runwasi

@@ -92,23 +92,9 @@ Expected<UniqueFd> lockStarts() {
   return fd;
 }
 
-// The daemon is start's own fork, not a re-executed binary: exec and the dynamic loader
-// cost ~2.3 ms per shim here (3 ms to run `-v` vs 0.6 ms for an empty program), on every
-// container's critical path. start is single-threaded, so the fork is safe. Never returns
-// in the child.
-Expected<pid_t> forkDaemon(const ShimFlags& flags, const std::string& runtimeOptions, int listener,
-                           const std::string& socketPath, const DaemonMain& daemonMain) {
-  pid_t pid = ::fork();
-  if (pid < 0) return makeSysError("fork for the shim daemon");
-  if (pid > 0) return pid;
-  DaemonContext context;
-  context.flags = flags;
-  context.socketPath = socketPath;
-  context.runtimeOptions = runtimeOptions;
-  runForkedDaemon(std::move(context), listener, daemonMain);
-}
 
-// What start hands to the engine host: itself, as the daemon would have inherited it.
+}  // namespace
+
 HostedStart hostedStart(const std::vector<std::string>& argv, const std::string& runtimeOptions,
                         const std::string& socketPath) {
   HostedStart s;
@@ -124,12 +110,6 @@ HostedStart hostedStart(const std::vector<std::string>& argv, const std::string&
   s.oomScoreAdj = ownOomScore().value_or(0);
   return s;
 }
-
-void printError(const ShimIdentity& identity, const Error& error) {
-  std::fprintf(stderr, "%s: %s\n", identity.name.c_str(), error.message.c_str());
-}
-
-}  // namespace
 
 std::optional<int> ownOomScore() {
   auto current = readFile("/proc/self/oom_score_adj");
@@ -165,6 +145,28 @@ void setOwnOomScore(int score) {
   if (const char* ttrpc = std::getenv("TTRPC_ADDRESS")) context.ttrpcAddress = ttrpc;
   int code = daemonMain(context);
   std::exit(code);
+}
+
+Expected<void> runExecedDaemon(int argc, char** argv, const DaemonMain& daemonMain) {
+  std::vector<std::string> args(argv + 3, argv + argc);
+  TRY(ShimFlags flags, parseShimFlags(args));
+  int accepting = 0;
+  socklen_t length = sizeof accepting;
+  if (::getsockopt(kListenerFd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) != 0 ||
+      !accepting)
+    return makeError(ErrorCode::kInvalidArgument,
+                     "the daemon action needs the shim's listening socket as fd 3");
+  TRY(std::string options, readAll(STDIN_FILENO, "the runtime options on stdin"));
+  DaemonContext context;
+  context.flags = std::move(flags);
+  context.socketPath = argv[2];
+  context.runtimeOptions = std::move(options);
+  runForkedDaemon(std::move(context), kListenerFd, daemonMain);
+}
+
+int printShimError(const ShimIdentity& identity, const Error& error) {
+  std::fprintf(stderr, "%s: %s\n", identity.name.c_str(), error.message.c_str());
+  return 1;
 }
 
 std::string versionText(const ShimIdentity& identity) {
@@ -204,9 +206,7 @@ Expected<std::string> readGroupId(const std::filesystem::path& bundle, const std
   return group->get<std::string>();
 }
 
-Expected<std::string> startShim(const ShimFlags& flags, const std::string& runtimeOptions,
-                                const DaemonMain& daemonMain, const EngineHost* host,
-                                const std::vector<std::string>& argv) {
+Expected<std::string> startShimWith(const ShimFlags& flags, const DaemonLauncher& launch) {
   std::filesystem::path bundle = bundleOf(flags);
   TRY(std::string group, readGroupId(bundle, flags.id));
   std::string address = socketAddress(flags.address, flags.ns, group);
@@ -240,10 +240,7 @@ Expected<std::string> startShim(const ShimFlags& flags, const std::string& runti
   ScopeExit removeOnError([&] { (void)removeSocket(path); });
   if (::chmod(path.c_str(), 0600) != 0) return makeSysError("chmod " + path);
   TRY_VOID(writeAddressFile(bundle, address));
-  // The engine host's fork if it can (engine_host.h), else our own.
-  bool hosted = host && !argv.empty() && engineHostEnabled() &&
-                host->forkDaemon(hostedStart(argv, runtimeOptions, path), listener->get());
-  if (!hosted) TRY_VOID(forkDaemon(flags, runtimeOptions, listener->get(), path, daemonMain));
+  TRY_VOID(launch(path, listener->get()));
   removeOnError.dismiss();
   return address;
 }
@@ -302,20 +299,12 @@ Expected<std::string> deleteShim(const ShimFlags& flags) {
   return response.SerializeAsString();
 }
 
-int runShim(int argc, char** argv, const ShimIdentity& identity, const DaemonMain& daemonMain,
-            const EngineHost* host) {
-  // The engine host: "<shim> engine-host" and the empty arguments that make room for its
-  // daemons' command lines (engine_host.cpp).
-  if (argc >= 2 && std::string_view(argv[1]) == "engine-host" &&
-      std::all_of(argv + 2, argv + argc, [](const char* arg) { return *arg == '\0'; })) {
-    if (host) return host->run();
-    printError(identity, Error{ErrorCode::kInvalidArgument, 0, "this shim has no engine host"});
-    return 1;
-  }
+int runShimCommand(int argc, char** argv, const ShimIdentity& identity,
+                   const StartAction& start) {
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   auto flags = parseShimFlags(args);
   if (!flags) {
-    printError(identity, flags.error());
+    printShimError(identity, flags.error());
     return 1;
   }
   if (flags->version) {
@@ -335,8 +324,7 @@ int runShim(int argc, char** argv, const ShimIdentity& identity, const DaemonMai
         output = tl::unexpected(std::move(options).error());
         break;
       }
-      output = startShim(*flags, *options, daemonMain, host,
-                         std::vector<std::string>(argv, argv + argc));
+      output = start(*flags, *options);
       break;
     }
     case ShimAction::kDelete:
@@ -346,7 +334,7 @@ int runShim(int argc, char** argv, const ShimIdentity& identity, const DaemonMai
       break;
   }
   if (!output) {
-    printError(identity, output.error());
+    printShimError(identity, output.error());
     return 1;
   }
   if (!writeAll(STDOUT_FILENO, *output, "stdout")) return 1;

@@ -45,6 +45,7 @@ struct DaemonContext {
 using DaemonMain = std::function<int(DaemonContext&)>;
 
 class EngineHost;
+struct HostedStart;
 
 // The whole binary: parses argv, runs the action, prints errors as "<name>: <message>" on
 // stderr; returns the process exit code (0, or 1 on error as Go's shims do). With `host`,
@@ -53,7 +54,10 @@ class EngineHost;
 int runShim(int argc, char** argv, const ShimIdentity& identity, const DaemonMain& daemonMain,
             const EngineHost* host = nullptr);
 
-// The pieces runShim is made of, exposed for tests.
+// The pieces runShim is made of, exposed for tests and for the shim's front (front.h).
+
+// Prints "<name>: <message>" on stderr, as the shim reports every error; returns 1.
+int printShimError(const ShimIdentity& identity, const Error& error);
 
 // The `-v` text, laid out as containerd's Go shims print it.
 std::string versionText(const ShimIdentity& identity);
@@ -63,13 +67,41 @@ std::string versionText(const ShimIdentity& identity);
 // is an error.
 Expected<std::string> readGroupId(const std::filesystem::path& bundle, const std::string& id);
 
-// `start`: reuses a live daemon for the group or forks one running daemonMain (or has the
-// engine host fork it, given `host` and start's whole command line `argv`); writes
-// <bundle>/address and returns the address to print. runtimeOptions is what was read from
-// stdin. Must be called by a single-threaded process (it forks).
+// How a start sets a new daemon going on the group's socket, listening at `listener`
+// (`socketPath`); an error fails the start (and the socket is removed).
+using DaemonLauncher = std::function<Expected<void>(const std::string& socketPath, int listener)>;
+
+// `start` without the daemon: reuses a live daemon for the group, else makes the group's
+// socket and calls `launch`; writes <bundle>/address and returns the address to print. Starts
+// of one node are serialized from the socket's check to `launch`'s return.
+Expected<std::string> startShimWith(const ShimFlags& flags, const DaemonLauncher& launch);
+
+// `start` of this binary: startShimWith, the daemon forked running daemonMain (or by the
+// engine host, given `host` and start's whole command line `argv`). runtimeOptions is what
+// was read from stdin. Must be called by a single-threaded process (it forks).
 Expected<std::string> startShim(const ShimFlags& flags, const std::string& runtimeOptions,
                                 const DaemonMain& daemonMain, const EngineHost* host = nullptr,
                                 const std::vector<std::string>& argv = {});
+
+// What start hands to an engine host: itself (command line `argv`, environment, working
+// directory, umask, OOM score), as the daemon would have inherited it.
+HostedStart hostedStart(const std::vector<std::string>& argv, const std::string& runtimeOptions,
+                        const std::string& socketPath);
+
+// What `start` does once its runtime options are read: the address to print.
+using StartAction =
+    std::function<Expected<std::string>(const ShimFlags& flags, const std::string& runtimeOptions)>;
+
+// The shim's command line without the hidden actions: flags, `-v`, `start` (by `start`),
+// `delete`; errors printed as "<name>: <message>". Returns the exit code.
+int runShimCommand(int argc, char** argv, const ShimIdentity& identity, const StartAction& start);
+
+// The hidden action "<shim> daemon SOCKET-PATH <start's arguments>": the daemon of a start
+// made by another program (the shim's front, front.h), exec'd with the group's listening
+// socket as fd 3 and the runtime options on stdin. runForkedDaemon from there; returns only
+// the error that stops it before.
+inline constexpr std::string_view kDaemonAction = "daemon";
+Expected<void> runExecedDaemon(int argc, char** argv, const DaemonMain& daemonMain);
 
 // This process's /proc/self/oom_score_adj, and setting it (best effort: lowering it needs
 // CAP_SYS_RESOURCE).

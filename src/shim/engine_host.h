@@ -24,7 +24,9 @@
 
 #include <sys/types.h>
 
+#include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -73,6 +75,16 @@ class EngineHost {
   sandbox::EngineFactory makeEngine_;
   DaemonMain daemonMain_;
 };
+
+// The abstract socket name of the host of `binary` (EngineHost::socketName for another
+// binary than this process's). Empty when the binary cannot be identified.
+std::string engineHostSocketName(std::string_view shimName, const std::filesystem::path& binary);
+
+// EngineHost::forkDaemon for the host of `binary`, a shim binary named `shimName` whose
+// `engine-host` action runs one: what a start that is not that binary itself (the shim's
+// front, front.h) asks. Launches `binary engine-host` when no host listens.
+Expected<pid_t> forkHostedDaemon(std::string_view shimName, const std::filesystem::path& binary,
+                                 const HostedStart& start, int listener);
 
 // Whether starts may use the host: not when $RUNWASI_ENGINE_HOST is "0" (start's
 // environment, i.e. containerd's).

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/file.h"
+#include "common/sha256_portable.h"
 #include "ttrpc/client.h"
 
 namespace runwasi::shim {
@@ -49,8 +50,7 @@ std::string socketAddress(std::string_view containerdAddress, std::string_view n
     joined += element;
   }
   if (!joined.empty()) joined = goCleanPath(joined);
-  std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(joined.data()), joined.size());
-  return "unix://" + std::string(kSocketDir) + "/" + sha256Hex(bytes);
+  return "unix://" + std::string(kSocketDir) + "/" + portableSha256Hex(joined);
 }
 
 Expected<std::string> socketPathOf(std::string_view address) {
