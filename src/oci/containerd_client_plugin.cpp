@@ -23,24 +23,13 @@ Expected<ContainerdClientConnect> loadPlugin() {
   return reinterpret_cast<ContainerdClientConnect>(connect);
 }
 
-// Loaded once, by whichever thread comes first (a function-local static).
-const Expected<ContainerdClientConnect>& loadedPlugin() {
-  static const Expected<ContainerdClientConnect> connect = loadPlugin();
-  return connect;
-}
-
 }  // namespace
-
-Expected<void> preloadContainerdClient() {
-  if (connectContainerdStore) return {};
-  if (const auto& connect = loadedPlugin(); !connect) return tl::unexpected(connect.error());
-  return {};
-}
 
 Expected<std::unique_ptr<ContainerdStoreClient>> loadContainerdClient(
     std::string_view socketPath, std::string_view ns, const ContainerdClientOptions& options) {
   if (connectContainerdStore) return connectContainerdStore(socketPath, ns, options);
-  const auto& connect = loadedPlugin();
+  // Loaded once, by whichever thread comes first (a function-local static).
+  static const Expected<ContainerdClientConnect> connect = loadPlugin();
   if (!connect) return tl::unexpected(connect.error());
   Expected<std::unique_ptr<ContainerdStoreClient>> result =
       makeError(ErrorCode::kInternal, "the containerd client plugin returned nothing");

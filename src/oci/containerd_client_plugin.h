@@ -34,11 +34,4 @@ using ContainerdClientConnect = void (*)(std::string_view socketPath, std::strin
 Expected<std::unique_ptr<ContainerdStoreClient>> loadContainerdClient(
     std::string_view socketPath, std::string_view ns, const ContainerdClientOptions& options = {});
 
-// Loads the plugin as loadContainerdClient would, without connecting: no gRPC object is
-// made, so no thread is started. For a process that forks many which may connect (the
-// engine host, shim/engine_host.h): they inherit it loaded, and the first loading's result,
-// success or error, is what their loadContainerdClient sees. A no-op in a program that
-// links the client.
-Expected<void> preloadContainerdClient();
-
 }  // namespace runwasi::oci

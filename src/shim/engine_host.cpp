@@ -24,7 +24,6 @@
 #include "common/fd_message.h"
 #include "common/file.h"
 #include "common/log.h"
-#include "oci/containerd_client_plugin.h"
 #include "sandbox/file_pages.h"
 #include "shim/engine_host_wire.h"
 
@@ -166,10 +165,6 @@ int EngineHost::run() const {
   if (!engine) ::_exit(1);
   if (auto prepared = (*engine)->prepare(); !prepared) ::_exit(1);
   (*engine)->prepareForks();
-  // containerd's gRPC client too (a plugin, not connected: no thread): the daemon of a
-  // container whose module is an image layer would otherwise load it itself, ~10 ms of
-  // CPU on every shim's first Create. A failure to load is the daemons' to report.
-  (void)oci::preloadContainerdClient();
   if (sandbox::threadCount() != 1) ::_exit(1);  // forks would lose threads
   if (filesBefore) (void)sandbox::releaseCleanFilePages(*filesBefore);
   auto own = inheritedIdentity(::getpid());

@@ -35,6 +35,7 @@
 #include "sandbox/cgroup.h"
 #include "shim/bootstrap.h"
 #include "shim/engine_host.h"
+#include "shim/front.h"
 #include "shim/shim_address.h"
 #include "ttrpc/client.h"
 #include "ttrpc/server.h"
@@ -46,6 +47,8 @@ namespace fs = std::filesystem;
 
 constexpr char kShimModeEnv[] = "RUNWASI_BOOTSTRAP_TEST_SHIM";
 constexpr char kHostEnv[] = "RUNWASI_BOOTSTRAP_TEST_HOST";
+// Set to a directory: the shim runs as the front (front.h), its daemon binary looked up there.
+constexpr char kFrontEnv[] = "RUNWASI_BOOTSTRAP_TEST_FRONT";
 constexpr char kShimName[] = "containerd-shim-test-v1";
 constexpr char kTestService[] = "runwasi.test.Bootstrap";
 constexpr char kFakeTtrpc[] = "/run/bootstrap-test/ttrpc.sock";
@@ -98,8 +101,16 @@ class ShimMode : public ::testing::Environment {
     if (std::getenv(kHostEnv) != nullptr)
       host.emplace(identity, [] { return Expected<std::unique_ptr<engine::Engine>>(engine::makeNullEngine()); },
                    testDaemon);
-    int code = runShim(static_cast<int>(args.size()), argv.data(), identity, testDaemon,
-                       host ? &*host : nullptr);
+    int code;
+    if (const char* front = std::getenv(kFrontEnv)) {
+      // The daemon binary it execs (this binary again) must run as the shim, not the front.
+      std::string dir = front;
+      ::unsetenv(kFrontEnv);
+      code = runShimFront(static_cast<int>(args.size()), argv.data(), identity, dir);
+    } else {
+      code = runShim(static_cast<int>(args.size()), argv.data(), identity, testDaemon,
+                     host ? &*host : nullptr);
+    }
     std::fflush(stdout);
     std::fflush(stderr);
     ::_exit(code);
@@ -316,6 +327,17 @@ class BootstrapProcessTest : public ::testing::Test {
     return last;
   }
 
+  // The environment entry that makes the shim a front whose daemon binary is this test
+  // binary, under the shim's name in a directory of its own.
+  std::string frontEnv() {
+    fs::path dir = scratch_->path() / "daemons";
+    if (!fs::exists(dir / kShimName)) {
+      fs::create_directories(dir);
+      fs::create_symlink(fs::read_symlink("/proc/self/exe"), dir / kShimName);
+    }
+    return std::string(kFrontEnv) + "=" + dir.string();
+  }
+
   std::string ns_;
   std::string containerdAddress_;
   std::optional<TempDir> scratch_;
@@ -508,6 +530,93 @@ TEST_F(BootstrapProcessTest, DeleteOfAnEmptyOrMissingBundleSucceeds) {
   containerd::task::v2::DeleteResponse response;
   EXPECT_TRUE(response.ParseFromString(run.out));
   EXPECT_EQ(response.exit_status(), 137u);
+}
+
+// The front (front.h): -v and delete as the shim binary's, start through the engine host
+// when one runs, else through the daemon binary's `daemon` action.
+TEST_F(BootstrapProcessTest, FrontPrintsTheShimsVersion) {
+  ShimRun run = runShimBinary({"-v"}, scratch_->path(), "", {frontEnv()});
+  EXPECT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(run.out, std::string(kShimName) + ":\n  Version:  9.8.7\n  Revision: test-rev\n\n");
+}
+
+TEST_F(BootstrapProcessTest, FrontWithoutAHostExecsTheDaemonBinary) {
+  std::string pod = group("front");
+  ShimRun run = runShimBinary(shimArgs("c1", "start"), podBundle("c1", pod), "the-options",
+                              {frontEnv(), "RUNWASI_ENGINE_HOST=0"});
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  EXPECT_EQ(run.out, address(pod));
+  std::string described = describe(address(pod));
+  EXPECT_EQ(field(described, "id"), "c1") << described;
+  EXPECT_EQ(field(described, "options"), "the-options") << described;
+  EXPECT_EQ(field(described, "hosted"), "0") << described;
+  EXPECT_EQ(field(described, "ttrpc"), kFakeTtrpc) << described;
+  EXPECT_EQ(field(described, "bundle"), (scratch_->path() / "c1").string()) << described;
+  auto path = socketPathOf(address(pod));
+  ASSERT_TRUE(path);
+  EXPECT_EQ(field(described, "socket"), *path) << described;
+  std::vector<pid_t> daemons = daemonPids();
+  ASSERT_EQ(daemons.size(), 1u);
+  std::string cmdline = slurp(fs::path("/proc") / std::to_string(daemons[0]) / "cmdline");
+  EXPECT_EQ(cmdline.find(std::string(kShimName) + '\0' + "daemon" + '\0' + *path + '\0'), 0u)
+      << "the daemon binary's hidden action, then start's arguments";
+  // A second container of the pod joins the daemon, as with the shim binary itself.
+  ShimRun second = runShimBinary(shimArgs("c2", "start"), podBundle("c2", pod), "",
+                                 {frontEnv(), "RUNWASI_ENGINE_HOST=0"});
+  ASSERT_EQ(second.exitCode, 0) << second.err;
+  EXPECT_EQ(daemonPids().size(), 1u);
+}
+
+TEST_F(BootstrapProcessTest, FrontStartsItsDaemonsThroughTheEngineHost) {
+  std::string env = std::string(kHostEnv) + "=1";
+  HostedStart hosted = startUntilHosted({frontEnv(), env}, "fronted", "opts");
+  ASSERT_EQ(hosted.run.exitCode, 0) << hosted.run.err;
+  ASSERT_EQ(field(hosted.described, "hosted"), "1") << hosted.described;
+  EXPECT_EQ(field(hosted.described, "options"), "opts") << hosted.described;
+  EXPECT_EQ(hostPids().size(), 1u) << "the front launched the daemon binary's host";
+}
+
+TEST_F(BootstrapProcessTest, FrontWithoutItsDaemonBinaryFailsStartClearly) {
+  std::string pod = group("nodaemon");
+  fs::path empty = scratch_->path() / "no-daemons";
+  fs::create_directories(empty);
+  fs::path dir = podBundle("c1", pod);
+  ShimRun run = runShimBinary(shimArgs("c1", "start"), dir, "",
+                              {std::string(kFrontEnv) + "=" + empty.string()});
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_NE(run.err.find(std::string(kShimName) + ": the shim daemon binary " + kShimName +
+                         " is in none of: "),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find(empty.string()), std::string::npos) << run.err;
+  auto path = socketPathOf(address(pod));
+  ASSERT_TRUE(path);
+  EXPECT_FALSE(fs::exists(*path));
+  EXPECT_FALSE(fs::exists(dir / "address"));
+  EXPECT_TRUE(daemonPids().empty());
+}
+
+TEST_F(BootstrapProcessTest, FrontDeletePrintsADeleteResponse) {
+  fs::path dir = podBundle("c1", group("frontdel"));
+  ShimRun run = runShimBinary(shimArgs("c1", "delete"), dir, "", {frontEnv()});
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  containerd::task::v2::DeleteResponse response;
+  ASSERT_TRUE(response.ParseFromString(run.out));
+  EXPECT_EQ(response.exit_status(), 137u);
+  EXPECT_GT(response.exited_at().seconds(), 0);
+}
+
+TEST_F(BootstrapProcessTest, TheDaemonActionWithoutAListeningSocketFails) {
+  std::vector<std::string> args = {"daemon", "/run/containerd/s/none"};
+  for (std::string& arg : shimArgs("c1", "start")) args.push_back(std::move(arg));
+  ShimRun run = runShimBinary(args, scratch_->path());
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_NE(run.err.find(std::string(kShimName) +
+                         ": the daemon action needs the shim's listening socket as fd 3"),
+            std::string::npos)
+      << run.err;
+  EXPECT_TRUE(daemonPids().empty());
 }
 
 TEST_F(BootstrapProcessTest, BadConfigJsonFailsStartClearly) {
