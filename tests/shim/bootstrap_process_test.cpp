@@ -597,6 +597,27 @@ TEST_F(BootstrapProcessTest, FrontWithoutItsDaemonBinaryFailsStartClearly) {
   EXPECT_TRUE(daemonPids().empty());
 }
 
+TEST_F(BootstrapProcessTest, FrontWhoseDaemonBinaryCannotRunFailsStartWithTheExecError) {
+  std::string pod = group("badexec");
+  fs::path daemons = scratch_->path() / "bad-daemons";
+  fs::create_directories(daemons);
+  std::ofstream(daemons / kShimName) << "not a program\n";
+  fs::permissions(daemons / kShimName, fs::perms::owner_all);
+  fs::path dir = podBundle("c1", pod);
+  ShimRun run = runShimBinary(shimArgs("c1", "start"), dir, "",
+                              {std::string(kFrontEnv) + "=" + daemons.string(),
+                               "RUNWASI_ENGINE_HOST=0"});
+  EXPECT_EQ(run.exitCode, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_NE(run.err.find("exec " + (daemons / kShimName).string() + ": Exec format error"),
+            std::string::npos)
+      << run.err;
+  auto path = socketPathOf(address(pod));
+  ASSERT_TRUE(path);
+  EXPECT_FALSE(fs::exists(*path)) << "the socket is removed again";
+  EXPECT_TRUE(daemonPids().empty());
+}
+
 TEST_F(BootstrapProcessTest, FrontDeletePrintsADeleteResponse) {
   fs::path dir = podBundle("c1", group("frontdel"));
   ShimRun run = runShimBinary(shimArgs("c1", "delete"), dir, "", {frontEnv()});
