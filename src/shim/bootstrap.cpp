@@ -92,7 +92,6 @@ Expected<UniqueFd> lockStarts() {
   return fd;
 }
 
-
 }  // namespace
 
 HostedStart hostedStart(const std::vector<std::string>& argv, const std::string& runtimeOptions,

@@ -6,7 +6,9 @@
 // only the listening socket at /run/containerd/s/<hash> (start created it), as fd 3. It
 // calls the DaemonMain with a DaemonContext holding that socket and start's stdin (the
 // runtime options, a serialized google.protobuf.Any, possibly empty), and exits with its
-// result; start prints the address and exits at once.
+// result; start prints the address and exits at once. (A shim with an engine host has the
+// host fork it, engine_host.h; V8's front, which holds no daemon, execs its daemon binary
+// for it when there is no host, front.h.)
 #pragma once
 
 #include <filesystem>
