@@ -928,16 +928,6 @@ Expected<std::unique_ptr<Cgroup>> createCgroupfsCgroup(std::string_view cgroupsP
   return cgroup;
 }
 
-Expected<std::unique_ptr<Cgroup>> openCgroupfsCgroup(std::string_view cgroupsPath,
-                                                     std::string_view containerId) {
-  TRY(CgroupPlan plan, planCgroupfsCgroup(cgroupsPath, containerId));
-  std::erase_if(plan.hierarchies, [](const Hierarchy& h) { return !pathExists(h.leaf); });
-  if (plan.hierarchies.empty())
-    return makeError(ErrorCode::kNotFound,
-                     fmt::format("cgroup {} does not exist in any hierarchy", plan.path));
-  return std::make_unique<CgroupfsCgroup>(plan.path, plan.mode, std::move(plan.hierarchies));
-}
-
 // A systemd driver would ask systemd (over D-Bus) for a transient scope unit and set the
 // limits as unit properties; without systemd as PID 1 there is nobody to ask.
 Expected<std::unique_ptr<Cgroup>> createSystemdCgroup(std::string_view, std::string_view,
@@ -1043,7 +1033,12 @@ Expected<std::unique_ptr<Cgroup>> createCgroup(CgroupDriver driver, std::string_
 
 Expected<std::unique_ptr<Cgroup>> openCgroup(std::string_view cgroupsPath,
                                              std::string_view containerId) {
-  return openCgroupfsCgroup(cgroupsPath, containerId);
+  TRY(CgroupPlan plan, planCgroupfsCgroup(cgroupsPath, containerId));
+  std::erase_if(plan.hierarchies, [](const Hierarchy& h) { return !pathExists(h.leaf); });
+  if (plan.hierarchies.empty())
+    return makeError(ErrorCode::kNotFound,
+                     fmt::format("cgroup {} does not exist in any hierarchy", plan.path));
+  return std::make_unique<CgroupfsCgroup>(plan.path, plan.mode, std::move(plan.hierarchies));
 }
 
 }  // namespace runwasi::sandbox

@@ -239,7 +239,9 @@ Expected<std::string> startShimWith(const ShimFlags& flags, const DaemonLauncher
   ScopeExit removeOnError([&] { (void)removeSocket(path); });
   if (::chmod(path.c_str(), 0600) != 0) return makeSysError("chmod " + path);
   TRY_VOID(writeAddressFile(bundle, address));
+  ScopeExit removeAddressOnError([&] { ::unlink((bundle / "address").c_str()); });
   TRY_VOID(launch(path, listener->get()));
+  removeAddressOnError.dismiss();
   removeOnError.dismiss();
   return address;
 }

@@ -1,12 +1,10 @@
 #include "shim/engine_host.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,8 +24,6 @@
 #include "common/log.h"
 #include "sandbox/file_pages.h"
 #include "shim/engine_host_wire.h"
-
-extern char** environ;
 
 namespace runwasi::shim {
 namespace {

@@ -338,6 +338,17 @@ class BootstrapProcessTest : public ::testing::Test {
     return std::string(kFrontEnv) + "=" + dir.string();
   }
 
+  // A start that failed: exit 1, nothing printed on stdout, neither the pod's socket nor a
+  // daemon left.
+  void expectFailedStartLeftNothing(const ShimRun& run, const std::string& pod) {
+    EXPECT_EQ(run.exitCode, 1);
+    EXPECT_EQ(run.out, "");
+    auto path = socketPathOf(address(pod));
+    ASSERT_TRUE(path);
+    EXPECT_FALSE(fs::exists(*path)) << "the socket is removed again";
+    EXPECT_TRUE(daemonPids().empty());
+  }
+
   std::string ns_;
   std::string containerdAddress_;
   std::optional<TempDir> scratch_;
@@ -583,18 +594,13 @@ TEST_F(BootstrapProcessTest, FrontWithoutItsDaemonBinaryFailsStartClearly) {
   fs::path dir = podBundle("c1", pod);
   ShimRun run = runShimBinary(shimArgs("c1", "start"), dir, "",
                               {std::string(kFrontEnv) + "=" + empty.string()});
-  EXPECT_EQ(run.exitCode, 1);
-  EXPECT_EQ(run.out, "");
+  expectFailedStartLeftNothing(run, pod);
   EXPECT_NE(run.err.find(std::string(kShimName) + ": the shim daemon binary " + kShimName +
                          " is in none of: "),
             std::string::npos)
       << run.err;
   EXPECT_NE(run.err.find(empty.string()), std::string::npos) << run.err;
-  auto path = socketPathOf(address(pod));
-  ASSERT_TRUE(path);
-  EXPECT_FALSE(fs::exists(*path));
   EXPECT_FALSE(fs::exists(dir / "address"));
-  EXPECT_TRUE(daemonPids().empty());
 }
 
 TEST_F(BootstrapProcessTest, FrontWhoseDaemonBinaryCannotRunFailsStartWithTheExecError) {
@@ -607,15 +613,11 @@ TEST_F(BootstrapProcessTest, FrontWhoseDaemonBinaryCannotRunFailsStartWithTheExe
   ShimRun run = runShimBinary(shimArgs("c1", "start"), dir, "",
                               {std::string(kFrontEnv) + "=" + daemons.string(),
                                "RUNWASI_ENGINE_HOST=0"});
-  EXPECT_EQ(run.exitCode, 1);
-  EXPECT_EQ(run.out, "");
+  expectFailedStartLeftNothing(run, pod);
   EXPECT_NE(run.err.find("exec " + (daemons / kShimName).string() + ": Exec format error"),
             std::string::npos)
       << run.err;
-  auto path = socketPathOf(address(pod));
-  ASSERT_TRUE(path);
-  EXPECT_FALSE(fs::exists(*path)) << "the socket is removed again";
-  EXPECT_TRUE(daemonPids().empty());
+  EXPECT_FALSE(fs::exists(dir / "address")) << "the address file is removed again";
 }
 
 TEST_F(BootstrapProcessTest, FrontDeletePrintsADeleteResponse) {
@@ -644,15 +646,10 @@ TEST_F(BootstrapProcessTest, BadConfigJsonFailsStartClearly) {
   std::string pod = group("bad");
   fs::path dir = bundle(pod, "{\"annotations\": {");
   ShimRun run = runShimBinary(shimArgs(pod, "start"), dir);
-  EXPECT_EQ(run.exitCode, 1);
-  EXPECT_EQ(run.out, "");
+  expectFailedStartLeftNothing(run, pod);
   EXPECT_NE(run.err.find(std::string(kShimName) + ": "), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("config.json is not valid JSON"), std::string::npos) << run.err;
-  auto path = socketPathOf(address(pod));
-  ASSERT_TRUE(path);
-  EXPECT_FALSE(fs::exists(*path));
   EXPECT_FALSE(fs::exists(dir / "address"));
-  EXPECT_TRUE(daemonPids().empty());
 }
 
 // The daemon is start's fork: nothing of start's descriptors (containerd's pipes, the
